@@ -1,0 +1,3 @@
+from cost_exporter.cli import main
+
+raise SystemExit(main())

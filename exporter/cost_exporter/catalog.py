@@ -1,0 +1,282 @@
+"""Every metric family the exporter publishes, named exactly once.
+
+Metric names and labels are a public API: the dashboard, the alert rules and
+users' own queries depend on them. Providers refer to the constants below;
+nothing else in the tree spells a metric name. `docs/metrics.md` and the
+README table are checked against this module by the test suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+CACHED = "Cached; refreshed daily."
+
+
+class Kind(Enum):
+    GAUGE = "gauge"
+    COUNTER = "counter"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Family:
+    """One metric family: the name users query and the labels it carries.
+
+    `money` families always carry a `currency` label and hold amounts already
+    converted to the one reporting currency. `collector_labels` are filled in
+    by the health wrapper, never by a provider.
+    """
+
+    name: str
+    kind: Kind
+    help: str
+    labels: tuple[str, ...]
+    money: bool = False
+    monthly: bool = False
+    """Figures of one calendar month: hidden once the month they describe is over."""
+
+    @property
+    def provider_labels(self) -> tuple[str, ...]:
+        """The labels a provider sets itself (everything but the generic ones)."""
+        generic = {"provider", "account", "currency"}
+        return tuple(label for label in self.labels if label not in generic)
+
+    @property
+    def exposed_name(self) -> str:
+        suffix = {Kind.COUNTER: "_total", Kind.INFO: "_info"}.get(self.kind, "")
+        return self.name + suffix
+
+
+def _money(name: str, help_text: str, *labels: str, monthly: bool = True) -> Family:
+    return Family(name, Kind.GAUGE, f"{help_text} {CACHED}", labels, money=True, monthly=monthly)
+
+
+# --- spend ---------------------------------------------------------------
+MONTH_TO_DATE = _money(
+    "cost_month_to_date",
+    "Spend this calendar month (UTC) in the reporting currency; series never overlap.",
+    "provider",
+    "account",
+    "service_name",
+    "currency",
+    "source",
+)
+PREVIOUS_MONTH = _money(
+    "cost_previous_month",
+    "Spend of the previous calendar month (UTC) in the reporting currency.",
+    "provider",
+    "account",
+    "service_name",
+    "currency",
+    "source",
+)
+FORECAST_MONTH_END = _money(
+    "cost_forecast_month_end",
+    "Month-end spend forecast: run-rate over completed days plus fixed bills.",
+    "provider",
+    "account",
+    "currency",
+)
+PROJECT_MONTH_TO_DATE = _money(
+    "cost_project_month_to_date",
+    "Spend this month per provider project; a breakdown that overlaps cost_month_to_date.",
+    "provider",
+    "account",
+    "project",
+    "currency",
+)
+
+# --- caps (from the current config, never from a restored snapshot) -------
+BUDGET = Family(
+    "cost_budget",
+    Kind.GAUGE,
+    "Configured absolute monthly budget in the reporting currency (from the config file).",
+    ("provider", "account", "currency"),
+    money=True,
+)
+USAGE_LIMIT = Family(
+    "cost_usage_limit",
+    Kind.GAUGE,
+    "Configured absolute usage limit for a usage metric (from the config file).",
+    ("provider", "account", "metric"),
+)
+
+# --- usage ---------------------------------------------------------------
+USAGE = Family(
+    "cost_usage",
+    Kind.GAUGE,
+    f"Usage this calendar month; the unit is part of the metric label value. {CACHED}",
+    ("provider", "account", "metric"),
+    monthly=True,
+)
+
+BUCKET_USAGE = Family(
+    "cost_bucket_usage",
+    Kind.GAUGE,
+    f"Storage usage per bucket (billable bytes, objects, ...); overlaps cost_usage. {CACHED}",
+    ("provider", "account", "bucket", "metric"),
+    monthly=True,
+)
+CREDIT_BALANCE = _money(
+    "cost_credit_balance",
+    "Prepaid credit left at the provider (alert when it runs low).",
+    "provider",
+    "account",
+    "currency",
+    monthly=False,
+)
+
+# --- AI breakdowns (each overlaps cost_month_to_date; never sum across families) --
+AI_SPEND_BY_MODEL = _money(
+    "cost_ai_spend_by_model",
+    "AI spend this month per model.",
+    "provider",
+    "account",
+    "model",
+    "currency",
+    "source",
+)
+AI_SPEND_BY_PROJECT = _money(
+    "cost_ai_spend_by_project",
+    "AI spend this month per project or workspace (top N by spend, the rest as 'other').",
+    "provider",
+    "account",
+    "project",
+    "currency",
+)
+AI_SPEND_BY_API_KEY = _money(
+    "cost_ai_spend_by_api_key",
+    "AI spend this month per API key (top N by spend, the rest as 'other').",
+    "provider",
+    "account",
+    "api_key",
+    "currency",
+    "source",
+)
+AI_TOKENS = Family(
+    "cost_ai_tokens",
+    Kind.GAUGE,
+    "Tokens this month by model and type; input is uncached input, so types never overlap. "
+    + CACHED,
+    ("provider", "account", "model", "token_type"),
+    monthly=True,
+)
+AI_REQUESTS = Family(
+    "cost_ai_requests",
+    Kind.GAUGE,
+    f"Model requests this month. {CACHED}",
+    ("provider", "account", "model"),
+    monthly=True,
+)
+AI_CACHE_SAVINGS = _money(
+    "cost_ai_cache_savings",
+    "Estimated saving from prompt caching this month: cache-read tokens x (input - cache-read "
+    "price), from the shipped price table.",
+    "provider",
+    "account",
+    "model",
+    "currency",
+)
+AI_UNPRICED_TOKENS = Family(
+    "cost_ai_unpriced_tokens",
+    Kind.GAUGE,
+    f"Tokens this month of models missing from the price table (not in any estimate). {CACHED}",
+    ("provider", "account", "model"),
+    monthly=True,
+)
+
+# --- exporter and collector health ----------------------------------------
+COLLECTOR_UP = Family(
+    "cost_collector_up",
+    Kind.GAUGE,
+    "1 if the last collection of this provider account succeeded, else 0.",
+    ("provider", "account"),
+)
+COLLECTOR_LAST_SUCCESS = Family(
+    "cost_collector_last_success_timestamp_seconds",
+    Kind.GAUGE,
+    "Unix time of the last successful collection; the data served is that old.",
+    ("provider", "account"),
+)
+COLLECTOR_LAST_ATTEMPT = Family(
+    "cost_collector_last_attempt_timestamp_seconds",
+    Kind.GAUGE,
+    "Unix time of the last collection attempt, successful or not.",
+    ("provider", "account"),
+)
+COLLECTOR_DURATION = Family(
+    "cost_collector_duration_seconds",
+    Kind.GAUGE,
+    "Wall time of the last collection attempt.",
+    ("provider", "account"),
+)
+COLLECTOR_ERRORS = Family(
+    "cost_collector_errors",
+    Kind.COUNTER,
+    "Failed collections by reason (auth, rate_limited, timeout, connection, http_4xx, "
+    "http_5xx, parse, empty, config, internal).",
+    ("provider", "account", "reason"),
+)
+COLLECTOR_SKIPPED_RECORDS = Family(
+    "cost_collector_skipped_records",
+    Kind.COUNTER,
+    "Provider records that could not be parsed and were left out of the figures.",
+    ("provider", "account"),
+)
+BUILD_INFO = Family(
+    "cost_exporter_build",
+    Kind.INFO,
+    "Build information of the running cost-exporter.",
+    ("version",),
+)
+FX_RATE = Family(
+    "cost_fx_rate",
+    Kind.GAUGE,
+    "Configured fixed exchange rate: one unit of `from` is worth this many units of `to`.",
+    ("from", "to"),
+)
+
+ERROR_REASONS: tuple[str, ...] = (
+    "auth",
+    "rate_limited",
+    "timeout",
+    "connection",
+    "http_4xx",
+    "http_5xx",
+    "parse",
+    "empty",
+    "config",
+    "internal",
+)
+SOURCES: tuple[str, ...] = ("api", "estimated", "manual")
+TOKEN_TYPES: tuple[str, ...] = ("input", "cached_input", "cache_write", "output")
+
+ALL: tuple[Family, ...] = (
+    MONTH_TO_DATE,
+    PREVIOUS_MONTH,
+    FORECAST_MONTH_END,
+    PROJECT_MONTH_TO_DATE,
+    BUDGET,
+    USAGE_LIMIT,
+    USAGE,
+    BUCKET_USAGE,
+    CREDIT_BALANCE,
+    AI_SPEND_BY_MODEL,
+    AI_SPEND_BY_PROJECT,
+    AI_SPEND_BY_API_KEY,
+    AI_TOKENS,
+    AI_REQUESTS,
+    AI_CACHE_SAVINGS,
+    AI_UNPRICED_TOKENS,
+    COLLECTOR_UP,
+    COLLECTOR_LAST_SUCCESS,
+    COLLECTOR_LAST_ATTEMPT,
+    COLLECTOR_DURATION,
+    COLLECTOR_ERRORS,
+    COLLECTOR_SKIPPED_RECORDS,
+    BUILD_INFO,
+    FX_RATE,
+)
+BY_NAME: dict[str, Family] = {family.name: family for family in ALL}

@@ -1,0 +1,193 @@
+"""`cost-exporter`: serve (the default), check-config, collect --once, providers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import structlog
+
+from cost_exporter import __version__, catalog, logs
+from cost_exporter.errors import ConfigError
+from cost_exporter.exposition import collect_series
+from cost_exporter.http_client import HttpClient, RetryPolicy
+from cost_exporter.providers import REGISTRY, env_specs
+from cost_exporter.refresher import Refresher
+from cost_exporter.settings import (
+    Config,
+    ExporterSettings,
+    environ,
+    load_config,
+    load_exporter_settings,
+)
+
+log = structlog.get_logger("cost_exporter")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="cost-exporter",
+        description="Daily snapshot of every cloud and SaaS bill, served as Prometheus metrics.",
+    )
+    root.add_argument("--version", action="version", version=f"cost-exporter {__version__}")
+    root.add_argument("--config", type=Path, help="YAML config file (env COST_CONFIG_FILE)")
+    root.add_argument("--host", help="listen address (env COST_EXPORTER_HOST, default 0.0.0.0)")
+    root.add_argument("--port", type=int, help="listen port (env COST_EXPORTER_PORT, default 9210)")
+    commands = root.add_subparsers(dest="command")
+    commands.add_parser("serve", help="serve /metrics and refresh daily (the default)")
+    commands.add_parser("check-config", help="validate the environment and config file, then exit")
+    collect = commands.add_parser(
+        "collect", help="run every collector and print what it found (nothing is saved)"
+    )
+    collect.add_argument("--once", action="store_true", help="collect once and exit (required)")
+    commands.add_parser("providers", help="list the providers this build supports")
+    return root
+
+
+def load(env: Mapping[str, str], args: argparse.Namespace) -> tuple[ExporterSettings, Config]:
+    overrides = {"host": args.host, "port": args.port, "config_file": args.config}
+    settings = load_exporter_settings(env, overrides)
+    config = load_config(env, settings.config_file, env_specs())
+    secrets = set(config.secrets)
+    if settings.refresh_token is not None:
+        secrets.add(settings.refresh_token.get_secret_value())
+    logs.REDACT.set_secrets(secrets)
+    return settings, config
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    env = environ() if env is None else env
+    command = args.command or "serve"
+    if command == "providers":
+        return list_providers(sys.stdout)
+    if command == "collect" and not args.once:
+        print("cost-exporter collect: pass --once (it collects once and exits)", file=sys.stderr)
+        return 2
+    try:
+        settings, config = load(env, args)
+    except ConfigError as exc:
+        print(f"cost-exporter: configuration error\n{exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level, settings.log_format)
+    if command == "check-config":
+        accounts = ", ".join(f"{p}/{a}" for p, a in (e.key for e in config.accounts)) or "none"
+        print(f"config OK ({config.source}): accounts {accounts}")
+        return 0
+    if command == "collect":
+        return asyncio.run(collect_once(settings, config, sys.stdout))
+    return serve(settings, config, env, args)
+
+
+def list_providers(out: TextIO) -> int:
+    for name, spec in REGISTRY.items():
+        env_names = ", ".join(spec.env.values()) or "(config file only)"
+        print(f"{name:<12} {spec.summary}\n{'':<12} env: {env_names}", file=out)
+    return 0
+
+
+def _http(settings: ExporterSettings) -> HttpClient:
+    return HttpClient(
+        timeout_s=settings.http_timeout_s,
+        retry=RetryPolicy(max_attempts=settings.http_max_attempts),
+    )
+
+
+async def collect_once(settings: ExporterSettings, config: Config, out: TextIO) -> int:
+    http = _http(settings)
+    try:
+        refresher = Refresher(settings, config, http, persist=False)
+        result = await refresher.refresh()
+    finally:
+        await http.aclose()
+    print_table(refresher, out)
+    return 0 if all(o.ok for o in result.accounts) else 1
+
+
+def print_table(refresher: Refresher, out: TextIO) -> None:
+    config = refresher.config
+    series = collect_series(refresher.snapshot, config, datetime.now(UTC))
+    print(f"{'provider':<12} {'account':<12} {'state':<8} error", file=out)
+    for state in sorted(refresher.snapshot.accounts.values(), key=lambda s: s.key):
+        word = "ok" if state.up else "FAILED"
+        print(
+            f"{state.provider:<12} {state.account:<12} {word:<8} {state.last_error or ''}", file=out
+        )
+    print(f"\nMonth to date ({config.reporting_currency})", file=out)
+    print(
+        f"{'provider':<12} {'account':<12} {'service':<28} {'source':<10} {'amount':>12}", file=out
+    )
+    labels = catalog.MONTH_TO_DATE.labels
+    mtd = series.get(catalog.MONTH_TO_DATE, {})
+    for values in sorted(mtd):
+        row = dict(zip(labels, values, strict=True))
+        print(
+            f"{row['provider']:<12} {row['account']:<12} {row['service_name'][:28]:<28} "
+            f"{row['source']:<10} {mtd[values]:>12.2f}",
+            file=out,
+        )
+    print(f"{'total':<65} {sum(mtd.values()):>12.2f}", file=out)
+    usage = series.get(catalog.USAGE, {})
+    if usage:
+        print("\nUsage this month", file=out)
+        for values in sorted(usage):
+            provider, account, metric = values
+            print(f"{provider:<12} {account:<12} {metric:<40} {usage[values]:>16,.0f}", file=out)
+
+
+def serve(
+    settings: ExporterSettings,
+    config: Config,
+    env: Mapping[str, str],
+    args: argparse.Namespace,
+) -> int:
+    import uvicorn
+
+    from cost_exporter.app import create_app
+
+    async def run() -> None:
+        http = _http(settings)
+        refresher = Refresher(settings, config, http)
+        refresher.restore()
+        app = create_app(refresher)
+
+        def reload() -> None:
+            try:
+                _, new_config = load(environ(), args)
+            except ConfigError as exc:
+                log.error("config_reload_failed", error=str(exc))
+                return
+            refresher.reload(new_config)
+            log.info("config_reloaded", accounts=len(new_config.accounts))
+
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+            )
+        )
+        log.info(
+            "listening",
+            host=settings.host,
+            port=settings.port,
+            version=__version__,
+            accounts=[f"{p}/{a}" for p, a in (e.key for e in config.accounts)],
+        )
+        try:
+            await server.serve()
+        finally:
+            await http.aclose()
+
+    asyncio.run(run())
+    return 0

@@ -1,0 +1,162 @@
+"""Turn a snapshot and the current config into Prometheus bytes, once per change.
+
+`/metrics` only hands out the bytes rendered here, so a scrape never calls a
+provider and costs the same whether one provider or twenty are configured.
+Caps (budgets, usage limits) and FX rates come from the current config, not
+from the snapshot, so a changed cap shows at once after a reload.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import generate_latest as generate_text
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+from cost_exporter import __version__, catalog, forecast
+from cost_exporter.catalog import Family, Kind
+from cost_exporter.periods import same_month
+from cost_exporter.settings import Config, missing_rate
+from cost_exporter.snapshot import AccountState, Snapshot
+
+LabelValues = tuple[str, ...]
+Series = dict[Family, dict[LabelValues, Decimal]]
+
+TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: bytes
+    text_gzip: bytes
+    openmetrics: bytes
+    rendered_at: float
+
+
+def render(snapshot: Snapshot, config: Config, now: datetime | None = None) -> Rendered:
+    now = now or datetime.now(UTC)
+    metrics = list(build(snapshot, config, now))
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Fixed(metrics))
+    text = generate_text(registry)
+    return Rendered(
+        text=text,
+        text_gzip=gzip.compress(text, compresslevel=6, mtime=0),
+        openmetrics=generate_openmetrics(registry),  # type: ignore[no-untyped-call]
+        rendered_at=now.timestamp(),
+    )
+
+
+class _Fixed:
+    """A registry collector that yields metrics built beforehand."""
+
+    def __init__(self, metrics: list[Metric]) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._metrics)
+
+
+def collect_series(snapshot: Snapshot, config: Config, now: datetime) -> Series:
+    """Every value the exporter publishes, by family and label values."""
+    series: Series = defaultdict(lambda: defaultdict(Decimal))
+    for state in snapshot.accounts.values():
+        _add_provider_samples(series, state, config, now)
+    _add_caps(series, config)
+    _add_health(series, snapshot.accounts.values())
+    for rate_from, rate in sorted(config.fx_rates.items()):
+        series[catalog.FX_RATE][(rate_from, config.reporting_currency)] = rate
+    return series
+
+
+def build(snapshot: Snapshot, config: Config, now: datetime) -> Iterator[Metric]:
+    series = collect_series(snapshot, config, now)
+    for family in catalog.ALL:
+        if family is catalog.BUILD_INFO:
+            info = InfoMetricFamily(family.name, family.help, labels=[])
+            info.add_metric([], {"version": __version__})
+            yield info
+        elif family in series:
+            yield _metric(family, series[family])
+
+
+def _metric(family: Family, values: dict[LabelValues, Decimal]) -> Metric:
+    metric: GaugeMetricFamily | CounterMetricFamily
+    if family.kind is Kind.COUNTER:
+        metric = CounterMetricFamily(family.name, family.help, labels=list(family.labels))
+    else:
+        metric = GaugeMetricFamily(family.name, family.help, labels=list(family.labels))
+    for label_values in sorted(values):
+        metric.add_metric(list(label_values), float(values[label_values]))
+    return metric
+
+
+def _add_provider_samples(
+    series: Series, state: AccountState, config: Config, now: datetime
+) -> None:
+    if state.last_success is None:
+        return
+    collected_at = datetime.fromtimestamp(state.last_success, UTC)
+    current = same_month(collected_at, now)
+    mtd_by_account: dict[tuple[str, str], list[tuple[str, Decimal]]] = defaultdict(list)
+    for sample in state.samples:
+        family = sample.family
+        # Figures of an earlier month would pass last month's total off as this
+        # month's: leave them out until a collection of this month succeeds.
+        if family.monthly and not current:
+            continue
+        labels = dict(sample.labels)
+        labels.setdefault("provider", state.provider)
+        labels.setdefault("account", state.account)
+        value = sample.value
+        if family.money:
+            currency = sample.currency or config.reporting_currency
+            if missing_rate(config, currency):
+                continue
+            value = config.convert(value, currency)
+            labels["currency"] = config.reporting_currency
+        series[family][tuple(labels[name] for name in family.labels)] += value
+        if family is catalog.MONTH_TO_DATE:
+            mtd_by_account[(labels["provider"], labels["account"])].append(
+                (labels["source"], value)
+            )
+    for (provider, account), amounts in mtd_by_account.items():
+        key = (provider, account, config.reporting_currency)
+        series[catalog.FORECAST_MONTH_END][key] += forecast.month_end(amounts, collected_at)
+
+
+def _add_caps(series: Series, config: Config) -> None:
+    for budget in config.budgets:
+        if budget.monthly is not None:
+            key = (budget.provider, budget.account, config.reporting_currency)
+            series[catalog.BUDGET][key] = budget.monthly
+        for metric_name, limit in budget.usage_limits.items():
+            series[catalog.USAGE_LIMIT][(budget.provider, budget.account, metric_name)] = limit
+
+
+def _add_health(series: Series, states: Iterable[AccountState]) -> None:
+    for state in states:
+        key = (state.provider, state.account)
+        series[catalog.COLLECTOR_UP][key] = Decimal(int(state.up))
+        if state.last_success is not None:
+            series[catalog.COLLECTOR_LAST_SUCCESS][key] = Decimal(str(state.last_success))
+        if state.last_attempt is not None:
+            series[catalog.COLLECTOR_LAST_ATTEMPT][key] = Decimal(str(state.last_attempt))
+        if state.duration_s is not None:
+            series[catalog.COLLECTOR_DURATION][key] = Decimal(str(round(state.duration_s, 6)))
+        for reason in catalog.ERROR_REASONS:
+            series[catalog.COLLECTOR_ERRORS][(*key, reason)] = Decimal(state.errors.get(reason, 0))
+        series[catalog.COLLECTOR_SKIPPED_RECORDS][key] = Decimal(state.skipped_records)

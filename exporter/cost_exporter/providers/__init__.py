@@ -1,0 +1,14 @@
+"""The registry: one line per provider. CLI, docs and tests iterate this table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cost_exporter.providers import manual
+from cost_exporter.providers.base import ProviderSpec
+
+REGISTRY: dict[str, ProviderSpec[Any]] = {spec.name: spec for spec in (manual.PROVIDER,)}
+
+
+def env_specs() -> dict[str, Any]:
+    return {name: spec.env_spec() for name, spec in REGISTRY.items()}

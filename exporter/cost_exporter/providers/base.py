@@ -1,0 +1,64 @@
+"""The collector seam: what a provider is and what it is handed.
+
+A provider is a module with a pydantic `Config` (one account), an async
+`collect(config, ctx)` returning `Sample`s, and a `PROVIDER = ProviderSpec(...)`
+line that the registry lists. It knows nothing about Prometheus, the HTTP
+server or scheduling; timing, error counting and keeping the last good
+values are the health wrapper's job (`cost_exporter.health`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import structlog
+
+from cost_exporter import periods
+from cost_exporter.http_client import HttpClient
+from cost_exporter.samples import Sample
+from cost_exporter.settings import AccountConfig, ProviderEnv
+
+C = TypeVar("C", bound=AccountConfig)
+
+
+@dataclass
+class Context:
+    """What a collection may use besides its config: HTTP, the clock, a logger."""
+
+    http: HttpClient
+    now: datetime
+    log: Any = field(default_factory=lambda: structlog.get_logger("cost_exporter.provider"))
+    skipped_records: int = 0
+
+    def skip(self, what: str, detail: str = "") -> None:
+        """Count a record we could not read; the rest of the response still counts."""
+        self.skipped_records += 1
+        self.log.warning("record_skipped", what=what, detail=detail[:200])
+
+    @property
+    def month_start(self) -> datetime:
+        return periods.month_start(self.now)
+
+    @property
+    def previous_month_start(self) -> datetime:
+        return periods.previous_month_start(self.now)
+
+
+Collect = Callable[[C, Context], Awaitable[list[Sample]]]
+
+
+@dataclass(frozen=True)
+class ProviderSpec(Generic[C]):
+    """One registry row: everything the rest of the exporter needs to know."""
+
+    name: str
+    config_model: type[C]
+    collect: Collect[C]
+    summary: str
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def env_spec(self) -> ProviderEnv:
+        return ProviderEnv(name=self.name, config_model=self.config_model, env=dict(self.env))

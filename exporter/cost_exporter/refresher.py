@@ -1,0 +1,192 @@
+"""When to collect, and the single place a new snapshot is made.
+
+The refresher owns the current snapshot and its rendering. Collections run
+all due provider accounts concurrently; a refresh that is already running is
+joined, never doubled, so fifty `POST /refresh` calls cost one collection.
+An account is due when its last attempt is older than the refresh interval
+(the shorter retry interval after a failure), when it has never been
+collected, or when the calendar month changed since its last success, so the
+1st of the month starts from zero, not from last month's total.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import structlog
+
+from cost_exporter import exposition, health
+from cost_exporter import snapshot as snapshots
+from cost_exporter.exposition import Rendered
+from cost_exporter.http_client import HttpClient
+from cost_exporter.periods import next_month_start
+from cost_exporter.providers import REGISTRY
+from cost_exporter.providers.base import Context
+from cost_exporter.settings import AccountEntry, Config, ExporterSettings
+from cost_exporter.snapshot import Key, Snapshot
+
+log = structlog.get_logger("cost_exporter.refresher")
+Clock = Callable[[], datetime]
+# Collect a little after midnight UTC on the 1st: providers need a moment to
+# close the previous day.
+ROLLOVER_DELAY = timedelta(minutes=5)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    started_at: datetime
+    accounts: tuple[health.Outcome, ...]
+
+    def summary(self) -> list[dict[str, object]]:
+        return [
+            {
+                "provider": o.provider,
+                "account": o.account,
+                "ok": o.ok,
+                "reason": o.error_reason,
+                "samples": len(o.samples or ()),
+                "duration_s": round(o.duration_s, 3),
+            }
+            for o in self.accounts
+        ]
+
+
+class Refresher:
+    def __init__(
+        self,
+        settings: ExporterSettings,
+        config: Config,
+        http: HttpClient,
+        clock: Clock = utc_now,
+        *,
+        persist: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.persist = persist
+        self.http = http
+        self.clock = clock
+        self.config = config
+        self._snapshot = Snapshot().for_accounts(e.key for e in config.accounts)
+        self.rendered: Rendered = exposition.render(self._snapshot, config, clock())
+        self._inflight: asyncio.Task[RefreshResult] | None = None
+        self._inflight_keys: frozenset[Key] = frozenset()
+        self._wake = asyncio.Event()
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    @property
+    def state_path(self) -> Path:
+        return self.settings.state_dir / "snapshot.json"
+
+    @property
+    def refreshing(self) -> bool:
+        return self._inflight is not None and not self._inflight.done()
+
+    # --- snapshot life cycle -----------------------------------------------------
+
+    def restore(self) -> None:
+        restored = snapshots.load(self.state_path)
+        self._publish(restored.for_accounts(e.key for e in self.config.accounts), persist=False)
+        log.info("snapshot_restored", accounts=len(restored.accounts), path=str(self.state_path))
+
+    def reload(self, config: Config) -> None:
+        """Apply a new config: caps show at once; new accounts become due."""
+        self.config = config
+        self._publish(self._snapshot.for_accounts(e.key for e in config.accounts), persist=False)
+        self._wake.set()
+
+    def _publish(self, snapshot: Snapshot, persist: bool = True) -> None:
+        self._snapshot = snapshot
+        self.rendered = exposition.render(snapshot, self.config, self.clock())
+        if persist and self.persist:
+            try:
+                snapshots.save(snapshot, self.state_path)
+            except OSError as exc:
+                # Serving stays correct; only the restart-survival is at risk.
+                log.error("snapshot_not_saved", path=str(self.state_path), error=exc.strerror)
+
+    # --- collection --------------------------------------------------------------
+
+    def due(self, now: datetime | None = None) -> list[AccountEntry]:
+        now = now or self.clock()
+        return [e for e in self.config.accounts if self._next_due(e.key) <= now]
+
+    def next_wakeup(self) -> datetime:
+        dues = [self._next_due(e.key) for e in self.config.accounts]
+        return min(dues, default=self.clock() + timedelta(seconds=self.settings.refresh_interval_s))
+
+    def _next_due(self, key: Key) -> datetime:
+        state = self._snapshot.accounts.get(key)
+        if state is None or state.last_attempt is None:
+            return datetime.min.replace(tzinfo=UTC)
+        attempt = datetime.fromtimestamp(state.last_attempt, UTC)
+        wait = self.settings.refresh_interval_s if state.up else self.settings.retry_interval_s
+        return min(attempt + timedelta(seconds=wait), next_month_start(attempt) + ROLLOVER_DELAY)
+
+    async def refresh(self, providers: Iterable[str] | None = None) -> RefreshResult:
+        """Collect now (all accounts, or those of the named providers), joining one in flight."""
+        wanted = frozenset(
+            e.key for e in self.config.accounts if providers is None or e.provider in providers
+        )
+        return await self._collect(wanted)
+
+    async def refresh_due(self) -> RefreshResult | None:
+        keys = frozenset(e.key for e in self.due())
+        return await self._collect(keys) if keys else None
+
+    async def _collect(self, keys: frozenset[Key]) -> RefreshResult:
+        while self._inflight is not None and not self._inflight.done():
+            if keys <= self._inflight_keys:
+                return await asyncio.shield(self._inflight)
+            await asyncio.shield(self._inflight)
+        self._inflight_keys = keys
+        self._inflight = asyncio.create_task(self._run(keys))
+        return await asyncio.shield(self._inflight)
+
+    async def _run(self, keys: frozenset[Key]) -> RefreshResult:
+        started = self.clock()
+        entries = [e for e in self.config.accounts if e.key in keys]
+        config = self.config
+        outcomes = await asyncio.gather(*(self._run_one(e, config, started) for e in entries))
+        self._publish(
+            self._snapshot.for_accounts(e.key for e in config.accounts).with_outcomes(outcomes)
+        )
+        log.info(
+            "refresh_finished",
+            accounts=len(outcomes),
+            failed=sum(not o.ok for o in outcomes),
+        )
+        return RefreshResult(started, tuple(outcomes))
+
+    async def _run_one(self, entry: AccountEntry, config: Config, now: datetime) -> health.Outcome:
+        spec = REGISTRY[entry.provider]
+        ctx = Context(http=self.http, now=now)
+        ctx.log = ctx.log.bind(provider=entry.provider, account=entry.config.account)
+        return await health.run(spec, entry, ctx, config, self.settings.collector_timeout_s)
+
+    # --- the scheduler -------------------------------------------------------------
+
+    async def run_forever(self) -> None:
+        """Collect whatever is due, then sleep until the next account is due."""
+        while True:
+            try:
+                await self.refresh_due()
+            except Exception:
+                log.exception("scheduler_iteration_failed")
+            delay = (self.next_wakeup() - self.clock()).total_seconds()
+            # Re-check at least hourly so a changed clock or a missed wake-up heals.
+            delay = min(max(delay, 1.0), 3600.0)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)

@@ -1,0 +1,410 @@
+"""Configuration and secrets enter here, and only here.
+
+Two sources, validated in one pass:
+
+* environment variables (`COST_*` for the exporter itself, and each
+  provider's simple-case variables such as `VERCEL_API_TOKEN`), every one of
+  them also accepted as `NAME_FILE` for Docker secrets;
+* the YAML file named by `COST_CONFIG_FILE` for everything richer: several
+  accounts per provider, budgets and usage limits, fixed bills, FX rates.
+
+Secrets never live in YAML: a secret field is given as `<field>_env: NAME`
+or `<field>_file: /path`, or falls back to the provider's environment
+variable. Every problem raises `ConfigError` naming the file, the key and
+the reason, so a bad config fails at start-up and never at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from cost_exporter.errors import ConfigError
+
+DEFAULT_CURRENCY = "USD"
+
+
+# --- secrets ------------------------------------------------------------------
+
+
+def read_env(env: Mapping[str, str], name: str) -> str | None:
+    """`NAME` or the contents of the file named by `NAME_FILE` (not both)."""
+    direct, file_name = env.get(name), env.get(f"{name}_FILE")
+    if direct and file_name:
+        raise ConfigError(f"environment: {name}: set either {name} or {name}_FILE, not both")
+    if file_name:
+        return _read_secret_file(f"environment: {name}_FILE", file_name)
+    return direct or None
+
+
+def _read_secret_file(where: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        # The path is not secret; the content is never printed.
+        raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
+
+
+# --- exporter settings (environment only) ----------------------------------------
+
+
+class ExporterSettings(BaseModel):
+    """The exporter's own knobs: `COST_*`, `COST_EXPORTER_HOST`/`PORT`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "0.0.0.0"  # noqa: S104 - an exporter listens for Prometheus on all interfaces
+    port: int = Field(9210, ge=1, le=65535)
+    config_file: Path | None = None
+    state_dir: Path = Path("/var/lib/cost-exporter")
+    refresh_interval_s: float = Field(86400, gt=0)
+    retry_interval_s: float = Field(3600, gt=0)
+    collector_timeout_s: float = Field(120, gt=0)
+    refresh_min_interval_s: float = Field(300, ge=0)
+    refresh_token: SecretStr | None = None
+    http_max_attempts: int = Field(4, ge=1, le=10)
+    http_timeout_s: float = Field(30, gt=0)
+    log_level: str = "info"
+    log_format: str = Field("json", pattern="^(json|console)$")
+
+
+_SETTINGS_ENV = {
+    "host": "COST_EXPORTER_HOST",
+    "port": "COST_EXPORTER_PORT",
+    "config_file": "COST_CONFIG_FILE",
+    "state_dir": "COST_STATE_DIR",
+    "refresh_interval_s": "COST_REFRESH_INTERVAL_S",
+    "retry_interval_s": "COST_RETRY_INTERVAL_S",
+    "collector_timeout_s": "COST_COLLECTOR_TIMEOUT_S",
+    "refresh_min_interval_s": "COST_REFRESH_MIN_INTERVAL_S",
+    "refresh_token": "COST_REFRESH_TOKEN",
+    "http_max_attempts": "COST_HTTP_MAX_ATTEMPTS",
+    "http_timeout_s": "COST_HTTP_TIMEOUT_S",
+    "log_level": "COST_LOG_LEVEL",
+    "log_format": "COST_LOG_FORMAT",
+}
+
+
+def load_exporter_settings(
+    env: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> ExporterSettings:
+    raw: dict[str, Any] = {}
+    for key, name in _SETTINGS_ENV.items():
+        value = read_env(env, name)
+        if value is not None:
+            raw[key] = value
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return ExporterSettings(**raw)
+    except ValidationError as exc:
+        names = {**_SETTINGS_ENV}
+        raise ConfigError(_describe(exc, "environment", lambda loc: names.get(loc, loc))) from None
+
+
+# --- the YAML file ---------------------------------------------------------------
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AccountConfig(Strict):
+    """Base of every provider's per-account config."""
+
+    account: str = Field("default", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+class HttpAccountConfig(AccountConfig):
+    """An account reached over HTTP: its base URL defaults to the official API."""
+
+    base_url: str
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class Budget(Strict):
+    """Absolute caps for one provider account: money per month and usage limits."""
+
+    provider: str
+    account: str = "default"
+    monthly: Decimal | None = Field(None, ge=0)
+    usage_limits: dict[str, Decimal] = Field(default_factory=dict)
+
+    @field_validator("usage_limits")
+    @classmethod
+    def _non_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for metric, limit in value.items():
+            if limit < 0:
+                raise ValueError(f"{metric}: a limit cannot be negative")
+        return value
+
+
+class FileConfig(Strict):
+    reporting_currency: str = Field(DEFAULT_CURRENCY, pattern="^[A-Z]{3}$")
+    fx_rates: dict[str, Decimal] = Field(default_factory=dict)
+    budgets: list[Budget] = Field(default_factory=list)
+    providers: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+
+    @field_validator("fx_rates")
+    @classmethod
+    def _positive_rates(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for code, rate in value.items():
+            if len(code) != 3 or not code.isupper():
+                raise ValueError(f"{code}: currency codes are three capital letters (ISO 4217)")
+            if rate <= 0:
+                raise ValueError(f"{code}: a rate must be positive")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_budgets(self) -> FileConfig:
+        seen: set[tuple[str, str]] = set()
+        for budget in self.budgets:
+            key = (budget.provider, budget.account)
+            if key in seen:
+                raise ValueError(f"budget for {key[0]}/{key[1]} is given twice")
+            seen.add(key)
+        return self
+
+
+# --- the validated whole ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountEntry:
+    """One configured collector: a provider name and its validated account config."""
+
+    provider: str
+    config: AccountConfig
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.provider, self.config.account)
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    reporting_currency: str
+    fx_rates: Mapping[str, Decimal]
+    budgets: tuple[Budget, ...]
+    accounts: tuple[AccountEntry, ...]
+    secrets: frozenset[str] = field(default_factory=frozenset)
+
+    def convert(self, amount: Decimal, currency: str) -> Decimal:
+        """Amount in the reporting currency, with the configured fixed rates."""
+        if currency == self.reporting_currency:
+            return amount
+        return amount * self.fx_rates[currency]
+
+    def account(self, provider: str, account: str) -> AccountEntry | None:
+        for entry in self.accounts:
+            if entry.key == (provider, account):
+                return entry
+        return None
+
+
+class ProviderEnv(BaseModel):
+    """What the registry tells the loader about a provider's environment variables."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    config_model: type[AccountConfig]
+    env: Mapping[str, str]
+    """config field -> environment variable (simple case, and defaults for the YAML)."""
+
+
+def load_config(
+    env: Mapping[str, str],
+    config_file: Path | None,
+    providers: Mapping[str, ProviderEnv],
+) -> Config:
+    source = str(config_file) if config_file else "environment"
+    raw = _read_yaml(config_file) if config_file else {}
+    try:
+        file_config = FileConfig(**raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None
+    except TypeError:
+        raise ConfigError(f"{source}: the top level must be a mapping") from None
+
+    secrets: set[str] = set()
+    accounts: list[AccountEntry] = []
+    for name, items in file_config.providers.items():
+        if name not in providers:
+            known = ", ".join(sorted(providers))
+            raise ConfigError(f"{source}: providers.{name}: unknown provider (known: {known})")
+        for index, item in enumerate(items):
+            where = f"providers.{name}[{index}]"
+            accounts.append(_account(providers[name], item, env, source, where, secrets))
+    configured = {entry.provider for entry in accounts}
+    for spec in providers.values():
+        if spec.name not in configured and _enabled_by_env(spec, env):
+            accounts.append(_account(spec, {}, env, "environment", spec.name, secrets))
+
+    _check_unique_accounts(accounts, source)
+    _check_currencies(file_config, source)
+    return Config(
+        source=source,
+        reporting_currency=file_config.reporting_currency,
+        fx_rates=dict(file_config.fx_rates),
+        budgets=tuple(file_config.budgets),
+        accounts=tuple(accounts),
+        secrets=frozenset(s for s in secrets if len(s) >= 4),
+    )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"{path}:{where} not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return data
+
+
+def _secret_fields(model: type[AccountConfig]) -> list[str]:
+    return [
+        name
+        for name, info in model.model_fields.items()
+        if info.annotation in (SecretStr, SecretStr | None)
+    ]
+
+
+def _enabled_by_env(spec: ProviderEnv, env: Mapping[str, str]) -> bool:
+    names = [n for key, n in spec.env.items() if key != "base_url"]
+    return any(env.get(n) or env.get(f"{n}_FILE") for n in names)
+
+
+def _account(
+    spec: ProviderEnv,
+    item: Any,
+    env: Mapping[str, str],
+    source: str,
+    where: str,
+    secrets: set[str],
+) -> AccountEntry:
+    if not isinstance(item, dict):
+        raise ConfigError(f"{source}: {where}: each account must be a mapping")
+    values = dict(item)
+    for key in _secret_fields(spec.config_model):
+        values[key] = _resolve_secret(spec, key, values, env, source, where)
+        if values[key] is None:
+            del values[key]
+        else:
+            secrets.add(values[key])
+    for key, env_name in spec.env.items():
+        if key in values or key in _secret_fields(spec.config_model):
+            continue
+        value = read_env(env, env_name)
+        if value is not None:
+            values[key] = value
+    try:
+        config = spec.config_model(**values)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source, prefix=where)) from None
+    return AccountEntry(spec.name, config)
+
+
+def _resolve_secret(
+    spec: ProviderEnv,
+    key: str,
+    values: dict[str, Any],
+    env: Mapping[str, str],
+    source: str,
+    where: str,
+) -> str | None:
+    if key in values:
+        raise ConfigError(
+            f"{source}: {where}.{key}: secrets never live in the config file; "
+            f"use {key}_env: VARIABLE or {key}_file: /run/secrets/NAME"
+        )
+    env_name = values.pop(f"{key}_env", None)
+    file_name = values.pop(f"{key}_file", None)
+    if env_name and file_name:
+        raise ConfigError(f"{source}: {where}: give {key}_env or {key}_file, not both")
+    if file_name:
+        return _read_secret_file(f"{source}: {where}.{key}_file", str(file_name))
+    if env_name:
+        value = read_env(env, str(env_name))
+        if value is None:
+            raise ConfigError(
+                f"{source}: {where}.{key}_env: environment variable {env_name} is not set"
+            )
+        return value
+    default = spec.env.get(key)
+    return read_env(env, default) if default else None
+
+
+def _check_unique_accounts(accounts: list[AccountEntry], source: str) -> None:
+    seen: set[tuple[str, str]] = set()
+    for entry in accounts:
+        if entry.key in seen:
+            raise ConfigError(
+                f"{source}: providers.{entry.provider}: account {entry.config.account!r} "
+                "is listed twice; give each account its own name"
+            )
+        seen.add(entry.key)
+
+
+def _check_currencies(file_config: FileConfig, source: str) -> None:
+    if file_config.reporting_currency in file_config.fx_rates:
+        raise ConfigError(
+            f"{source}: fx_rates.{file_config.reporting_currency}: "
+            "the reporting currency needs no rate"
+        )
+
+
+def _describe(
+    exc: ValidationError,
+    source: str,
+    rename: Any = None,
+    prefix: str = "",
+) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        if rename and loc:
+            loc[0] = rename(loc[0])
+        key = ".".join(([prefix] if prefix else []) + loc) or "(top level)"
+        lines.append(f"{source}: {key}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def missing_rate(config: Config, currency: str) -> bool:
+    return currency != config.reporting_currency and currency not in config.fx_rates
+
+
+def environ() -> Mapping[str, str]:
+    return dict(os.environ)

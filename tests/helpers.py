@@ -1,0 +1,82 @@
+"""Shared test helpers: run a provider exactly as the exporter would."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from cost_exporter import health
+from cost_exporter.catalog import Family
+from cost_exporter.http_client import HttpClient, RetryPolicy
+from cost_exporter.providers.base import Context, ProviderSpec
+from cost_exporter.samples import Sample
+from cost_exporter.settings import Config, load_config
+
+FIXTURES = Path(__file__).parent / "fixtures"
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def fixture_text(*parts: str) -> str:
+    return FIXTURES.joinpath(*parts).read_text(encoding="utf-8")
+
+
+def fixture_json(*parts: str) -> Any:
+    return json.loads(fixture_text(*parts))
+
+
+def fast_http() -> HttpClient:
+    """The real client with retries that do not sleep."""
+    return HttpClient(retry=RetryPolicy(max_attempts=3, initial_wait_s=0, max_wait_s=0))
+
+
+def config_for(
+    spec: ProviderSpec[Any],
+    accounts: list[dict[str, Any]] | None = None,
+    env: Mapping[str, str] | None = None,
+    fx_rates: Mapping[str, str] | None = None,
+    tmp_path: Path | None = None,
+) -> Config:
+    """Load a config holding only `spec`, through the real loader."""
+    config_file = None
+    if accounts is not None:
+        assert tmp_path is not None, "pass tmp_path when giving accounts"
+        config_file = tmp_path / "config.yml"
+        config_file.write_text(
+            json.dumps({"fx_rates": dict(fx_rates or {}), "providers": {spec.name: accounts}})
+        )
+    return load_config(env or {}, config_file, {spec.name: spec.env_spec()})
+
+
+async def run_provider(
+    spec: ProviderSpec[Any], config: Config, now: datetime = NOW, timeout_s: float = 10
+) -> list[health.Outcome]:
+    """Collect every account of `config` through the health wrapper."""
+    http = fast_http()
+    try:
+        outcomes = []
+        for entry in config.accounts:
+            ctx = Context(http=http, now=now)
+            outcomes.append(await health.run(spec, entry, ctx, config, timeout_s))
+        return outcomes
+    finally:
+        await http.aclose()
+
+
+def values(samples: Iterable[Sample], family: Family) -> dict[tuple[tuple[str, str], ...], Decimal]:
+    """{labels: value} of one family, for readable assertions."""
+    return {s.labels: s.value for s in samples if s.family is family}
+
+
+def total(samples: Iterable[Sample], family: Family, **match: str) -> Decimal:
+    return sum(
+        (
+            s.value
+            for s in samples
+            if s.family is family and all(dict(s.labels).get(k) == v for k, v in match.items())
+        ),
+        Decimal(0),
+    )
