@@ -105,6 +105,28 @@ class HttpClient:
                 return await self._once(method, url, params, headers, json_body)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
+    async def iter_lines(
+        self, url: str, *, params: Params = None, headers: Mapping[str, str] | None = None
+    ) -> AsyncIterator[str]:
+        """Stream a line-oriented body (JSONL, CSV) without holding it all in memory.
+
+        Retries apply until the response starts; a stream cut halfway fails
+        with reason `connection` rather than yielding a silently short month.
+        """
+        response: httpx.Response | None = None
+        async for attempt in self._retrying():
+            with attempt:
+                response = await self._once("GET", url, params, headers, None, stream=True)
+        assert response is not None
+        try:
+            async for line in response.aiter_lines():
+                yield line
+        except httpx.TransportError as exc:
+            message = f"{describe(response.request)}: stream cut ({type(exc).__name__})"
+            raise CollectorError("connection", message) from None
+        finally:
+            await response.aclose()
+
     async def get_json(
         self, url: str, *, params: Params = None, headers: Mapping[str, str] | None = None
     ) -> Any:
@@ -140,7 +162,9 @@ class HttpClient:
 
     def _retrying(self) -> AsyncRetrying:
         backoff = wait_exponential_jitter(
-            initial=self.retry.initial_wait_s, max=self.retry.max_wait_s
+            multiplier=self.retry.initial_wait_s,
+            max=self.retry.max_wait_s,
+            jitter=self.retry.initial_wait_s,
         )
 
         def wait(state: RetryCallState) -> float:
@@ -171,12 +195,14 @@ class HttpClient:
         params: Params,
         headers: Mapping[str, str] | None,
         json_body: Any,
+        *,
+        stream: bool = False,
     ) -> httpx.Response:
         request = self._client.build_request(
             method, url, params=params, headers=headers, json=json_body
         )
         try:
-            response = await self._client.send(request)
+            response = await self._client.send(request, stream=stream)
         except httpx.TimeoutException:
             raise _Retryable(
                 CollectorError("timeout", f"{describe(request)}: timed out"), None
@@ -186,6 +212,8 @@ class HttpClient:
             raise _Retryable(CollectorError("connection", message), None) from None
         if response.is_success:
             return response
+        if stream:
+            await response.aclose()
         error = CollectorError(
             reason_for_status(response.status_code),
             f"{describe(request)}: HTTP {response.status_code}",
