@@ -105,12 +105,12 @@ def create_app(refresher: Refresher, *, run_scheduler: bool = True) -> FastAPI:
                     headers={"Retry-After": str(retry_after)},
                 )
             gate.last_started = time.monotonic()
-        job = asyncio.ensure_future(refresher.refresh(providers))
+        job = refresher.start(providers)
         if not wait:
             background.add(job)
             job.add_done_callback(background.discard)
             return JSONResponse({"status": "started"}, status_code=202)
-        result = await job
+        result = await asyncio.shield(job)
         return JSONResponse({"status": "done", "accounts": result.summary()})
 
     @app.get("/healthz")

@@ -57,7 +57,7 @@ async def run(
     config: Config,
     timeout_s: float,
 ) -> Outcome:
-    started, clock = time.time(), time.perf_counter()
+    started, clock = ctx.now.timestamp(), time.perf_counter()
     account = entry.config.account
     bound = log.bind(provider=spec.name, account=account)
     try:

@@ -134,25 +134,36 @@ class Refresher:
         wait = self.settings.refresh_interval_s if state.up else self.settings.retry_interval_s
         return min(attempt + timedelta(seconds=wait), next_month_start(attempt) + ROLLOVER_DELAY)
 
-    async def refresh(self, providers: Iterable[str] | None = None) -> RefreshResult:
-        """Collect now (all accounts, or those of the named providers), joining one in flight."""
+    def start(self, providers: Iterable[str] | None = None) -> asyncio.Task[RefreshResult]:
+        """Start a collection (all accounts, or the named providers'), or join the one
+        in flight when it covers them. Synchronous, so callers racing in the same
+        event-loop tick see the same task."""
         wanted = frozenset(
             e.key for e in self.config.accounts if providers is None or e.provider in providers
         )
-        return await self._collect(wanted)
+        return self._start(wanted)
+
+    async def refresh(self, providers: Iterable[str] | None = None) -> RefreshResult:
+        return await asyncio.shield(self.start(providers))
 
     async def refresh_due(self) -> RefreshResult | None:
         keys = frozenset(e.key for e in self.due())
-        return await self._collect(keys) if keys else None
+        return await asyncio.shield(self._start(keys)) if keys else None
 
-    async def _collect(self, keys: frozenset[Key]) -> RefreshResult:
-        while self._inflight is not None and not self._inflight.done():
-            if keys <= self._inflight_keys:
-                return await asyncio.shield(self._inflight)
-            await asyncio.shield(self._inflight)
+    def _start(self, keys: frozenset[Key]) -> asyncio.Task[RefreshResult]:
+        current = self._inflight if self.refreshing else None
+        if current is not None and keys <= self._inflight_keys:
+            return current
         self._inflight_keys = keys
-        self._inflight = asyncio.create_task(self._run(keys))
-        return await asyncio.shield(self._inflight)
+        self._inflight = asyncio.create_task(self._run_after(current, keys))
+        return self._inflight
+
+    async def _run_after(
+        self, previous: asyncio.Task[RefreshResult] | None, keys: frozenset[Key]
+    ) -> RefreshResult:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        return await self._run(keys)
 
     async def _run(self, keys: frozenset[Key]) -> RefreshResult:
         started = self.clock()

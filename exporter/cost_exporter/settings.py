@@ -208,7 +208,7 @@ class Config:
     fx_rates: Mapping[str, Decimal]
     budgets: tuple[Budget, ...]
     accounts: tuple[AccountEntry, ...]
-    secrets: frozenset[str] = field(default_factory=frozenset)
+    secrets: frozenset[str] = field(default_factory=frozenset, repr=False)
 
     def convert(self, amount: Decimal, currency: str) -> Decimal:
         """Amount in the reporting currency, with the configured fixed rates."""

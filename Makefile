@@ -1,0 +1,49 @@
+# One command per habit. Every target creates or reuses the virtualenv in .venv.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint typecheck unit check-config audit golden clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: $(STAMP) ## run the exporter on :9210 with the bundled example config (no credentials needed)
+	COST_CONFIG_FILE=$${COST_CONFIG_FILE:-exporter/config.example.yml} \
+	COST_STATE_DIR=$${COST_STATE_DIR:-.state} \
+	COST_LOG_FORMAT=$${COST_LOG_FORMAT:-console} \
+	$(BIN)/cost-exporter
+
+test: lint typecheck unit ## everything CI runs: lint, types, unit + end-to-end tests
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check exporter tests
+	$(BIN)/ruff format --check exporter tests
+
+typecheck: $(STAMP) ## mypy --strict over the package
+	$(BIN)/mypy
+
+unit: $(STAMP) ## pytest (real prometheus/alertmanager end-to-end tests included when installed)
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+check-config: $(STAMP) ## validate the config named by COST_CONFIG_FILE
+	$(BIN)/cost-exporter check-config
+
+audit: $(STAMP) ## pip-audit over the locked dependencies (needs network access to the advisory DB)
+	$(BIN)/pip install --quiet pip-audit
+	$(BIN)/pip-audit -r constraints.txt
+
+golden: $(STAMP) ## rewrite tests/golden after an intended /metrics change
+	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/test_golden.py
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache

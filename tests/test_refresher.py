@@ -1,0 +1,217 @@
+"""A failing provider never crashes the exporter, blanks the others or loses its last values."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pytest_httpx import HTTPXMock
+
+from cost_exporter import catalog
+from cost_exporter.exposition import collect_series
+from tests.fakes import Fakes, fake_provider, make_config, make_refresher, spend
+
+CONFIG = """
+providers:
+  fake:
+    - {account: good, token_env: FAKE_TOKEN_GOOD}
+    - {account: flaky, token_env: FAKE_TOKEN_FLAKY}
+"""
+ENV = {"FAKE_TOKEN_GOOD": "tok-good-123456", "FAKE_TOKEN_FLAKY": "tok-flaky-654321"}
+
+
+@pytest.fixture
+def fakes() -> Iterator[Fakes]:
+    with fake_provider() as fakes:
+        yield fakes
+
+
+def mtd(refresher: object, account: str) -> float | None:
+    series = collect_series(refresher.snapshot, refresher.config, refresher.clock())  # type: ignore[attr-defined]
+    for labels, value in series[catalog.MONTH_TO_DATE].items():
+        if labels[1] == account:
+            return float(value)
+    return None
+
+
+def errors(refresher: object, account: str, reason: str) -> int:
+    state = refresher.snapshot.accounts[("fake", account)]  # type: ignore[attr-defined]
+    return int(state.errors[reason])
+
+
+async def first_good_refresh(tmp_path: Path, fakes: Fakes):  # type: ignore[no-untyped-def]
+    fakes.returns("good", spend("10"))
+    fakes.returns("flaky", spend("20"))
+    refresher = make_refresher(tmp_path, make_config(tmp_path, CONFIG, ENV))
+    await refresher.refresh()
+    assert mtd(refresher, "flaky") == 20.0
+    return refresher
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (RuntimeError("boom"), "internal"),
+        (KeyError("total"), "parse"),
+        (ValueError("garbage"), "parse"),
+    ],
+)
+async def test_a_raising_provider_keeps_its_last_values_and_counts_the_reason(
+    tmp_path: Path, fakes: Fakes, failure: Exception, reason: str
+) -> None:
+    refresher = await first_good_refresh(tmp_path, fakes)
+    fakes.raises("flaky", failure)
+    fakes.returns("good", spend("11"))
+    await refresher.refresh()
+    assert mtd(refresher, "flaky") == 20.0
+    assert mtd(refresher, "good") == 11.0
+    assert errors(refresher, "flaky", reason) == 1
+    assert not refresher.snapshot.accounts[("fake", "flaky")].up
+    assert b'cost_collector_up{account="flaky",provider="fake"} 0.0' in refresher.rendered.text
+
+
+async def test_a_hanging_provider_times_out_without_delaying_the_others(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    refresher = await first_good_refresh(tmp_path, fakes)
+    fakes.hangs("flaky")
+    fakes.returns("good", spend("12"))
+    started = asyncio.get_running_loop().time()
+    await refresher.refresh()
+    assert asyncio.get_running_loop().time() - started < 5
+    assert errors(refresher, "flaky", "timeout") == 1
+    assert mtd(refresher, "flaky") == 20.0
+    assert mtd(refresher, "good") == 12.0
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "responses"),
+    [(401, "auth", 1), (403, "auth", 1), (429, "rate_limited", 2), (500, "http_5xx", 2)],
+)
+async def test_http_errors_keep_last_values_and_count_the_reason(
+    tmp_path: Path, fakes: Fakes, httpx_mock: HTTPXMock, status: int, reason: str, responses: int
+) -> None:
+    refresher = await first_good_refresh(tmp_path, fakes)
+    fakes.calls_http("flaky")
+    for _ in range(responses):
+        httpx_mock.add_response(
+            url="https://fake.example.test/v1/costs",
+            status_code=status,
+            headers={"Retry-After": "0"},
+        )
+    await refresher.refresh(["fake"])
+    assert errors(refresher, "flaky", reason) == 1
+    assert mtd(refresher, "flaky") == 20.0
+    assert mtd(refresher, "good") == 10.0
+    message = refresher.snapshot.accounts[("fake", "flaky")].last_error or ""
+    assert f"HTTP {status}" in message
+    assert "tok-flaky-654321" not in message
+
+
+async def test_a_garbage_body_counts_as_parse(
+    tmp_path: Path, fakes: Fakes, httpx_mock: HTTPXMock
+) -> None:
+    refresher = await first_good_refresh(tmp_path, fakes)
+    fakes.calls_http("flaky")
+    httpx_mock.add_response(url="https://fake.example.test/v1/costs", text="<html>oops</html>")
+    await refresher.refresh()
+    assert errors(refresher, "flaky", "parse") == 1
+    assert mtd(refresher, "flaky") == 20.0
+
+
+async def test_errors_counter_is_zero_for_every_reason_before_any_failure(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    refresher = await first_good_refresh(tmp_path, fakes)
+    text = refresher.rendered.text.decode()
+    for reason in catalog.ERROR_REASONS:
+        assert (
+            f'cost_collector_errors_total{{account="good",provider="fake",reason="{reason}"}} 0.0'
+            in text
+        )
+
+
+async def test_restart_restores_the_snapshot_and_does_not_collect_again(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    refresher = await first_good_refresh(tmp_path, fakes)
+    calls_before = dict(fakes.calls)
+    restarted = make_refresher(tmp_path, refresher.config)
+    assert mtd(restarted, "flaky") is None
+    restarted.restore()
+    assert mtd(restarted, "flaky") == 20.0
+    assert restarted.due() == []
+    await restarted.refresh_due()
+    assert fakes.calls == calls_before
+
+
+async def test_a_snapshot_older_than_the_interval_is_collected_at_start(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    refresher = await first_good_refresh(tmp_path, fakes)
+    tomorrow = datetime.now(UTC) + timedelta(days=1, minutes=1)
+    restarted = make_refresher(tmp_path, refresher.config, clock=lambda: tomorrow)
+    restarted.restore()
+    assert {e.config.account for e in restarted.due()} == {"good", "flaky"}
+
+
+async def test_a_failed_account_is_retried_sooner_than_the_daily_interval(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    refresher = await first_good_refresh(tmp_path, fakes)
+    fakes.raises("flaky", RuntimeError("down"))
+    await refresher.refresh()
+    in_two_hours = datetime.now(UTC) + timedelta(hours=2)
+    assert [e.config.account for e in refresher.due(in_two_hours)] == ["flaky"]
+
+
+async def test_month_rollover_makes_every_account_due_just_after_midnight_utc(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    clock_now = [datetime(2026, 11, 30, 23, 0, tzinfo=UTC)]
+    fakes.returns("good", spend("10"))
+    fakes.returns("flaky", spend("20"))
+    refresher = make_refresher(
+        tmp_path, make_config(tmp_path, CONFIG, ENV), clock=lambda: clock_now[0]
+    )
+    await refresher.refresh()
+    assert refresher.due(datetime(2026, 12, 1, 0, 1, tzinfo=UTC)) == []
+    assert len(refresher.due(datetime(2026, 12, 1, 0, 6, tzinfo=UTC))) == 2
+    # Last month's total is not served as this month's while the new collection fails.
+    clock_now[0] = datetime(2026, 12, 1, 0, 6, tzinfo=UTC)
+    fakes.raises("flaky", RuntimeError("down"))
+    await refresher.refresh()
+    assert mtd(refresher, "flaky") is None
+    assert mtd(refresher, "good") == 10.0
+
+
+async def test_concurrent_refreshes_join_the_one_in_flight(tmp_path: Path, fakes: Fakes) -> None:
+    gate = asyncio.Event()
+
+    async def slow(_config, _ctx):  # type: ignore[no-untyped-def]
+        await gate.wait()
+        return spend("1")
+
+    fakes.behaviours["good"] = slow
+    fakes.returns("flaky", spend("2"))
+    refresher = make_refresher(
+        tmp_path, make_config(tmp_path, CONFIG, ENV), COST_COLLECTOR_TIMEOUT_S="5"
+    )
+    waiters = [asyncio.create_task(refresher.refresh()) for _ in range(50)]
+    await asyncio.sleep(0.05)
+    gate.set()
+    results = await asyncio.gather(*waiters)
+    assert fakes.calls == {"good": 1, "flaky": 1}
+    assert len({id(r) for r in results}) == 1
+
+
+async def test_a_corrupt_snapshot_file_is_set_aside_not_fatal(tmp_path: Path, fakes: Fakes) -> None:
+    refresher = await first_good_refresh(tmp_path, fakes)
+    refresher.state_path.write_text("{not json")
+    restarted = make_refresher(tmp_path, refresher.config)
+    restarted.restore()
+    assert mtd(restarted, "good") is None
+    assert refresher.state_path.with_suffix(".corrupt").exists()
