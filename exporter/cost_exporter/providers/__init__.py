@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from cost_exporter.providers import manual
+from cost_exporter.providers import anthropic, manual, openai, openrouter, supabase
 from cost_exporter.providers.base import ProviderSpec
 
-REGISTRY: dict[str, ProviderSpec[Any]] = {spec.name: spec for spec in (manual.PROVIDER,)}
+REGISTRY: dict[str, ProviderSpec[Any]] = {
+    spec.name: spec
+    for spec in (
+        manual.PROVIDER,
+        supabase.PROVIDER,
+        openai.PROVIDER,
+        anthropic.PROVIDER,
+        openrouter.PROVIDER,
+    )
+}
 
 
 def env_specs() -> dict[str, Any]:
