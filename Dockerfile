@@ -21,6 +21,6 @@ USER 10001:10001
 VOLUME ["/var/lib/cost-exporter"]
 EXPOSE 9210
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9210/metrics', timeout=4)"]
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9210/healthz', timeout=4)"]
 ENTRYPOINT ["cost-exporter"]
 CMD ["serve"]

@@ -26,8 +26,8 @@ run: $(STAMP) ## run the exporter on :9210 with the bundled example config (no c
 test: lint typecheck unit ## everything CI runs: lint, types, unit + end-to-end tests
 
 lint: $(STAMP) ## ruff lint and format check
-	$(BIN)/ruff check exporter tests
-	$(BIN)/ruff format --check exporter tests
+	$(BIN)/ruff check exporter tests grafana
+	$(BIN)/ruff format --check exporter tests grafana
 
 typecheck: $(STAMP) ## mypy --strict over the package
 	$(BIN)/mypy

@@ -65,8 +65,9 @@ def prices_for(
 
 
 def lookup(prices: Mapping[str, ModelPrice], model: str) -> ModelPrice | None:
-    """Exact model id first, then the longest known prefix (dated snapshots of a model)."""
+    """Exact model id first, then the longest known prefix ending at a `-` (so a dated
+    snapshot such as `gpt-4o-2024-08-06` takes the `gpt-4o` price, but `o3x` is not `o3`)."""
     if model in prices:
         return prices[model]
-    matches = [name for name in prices if model.startswith(name)]
+    matches = [name for name in prices if model.startswith(f"{name}-")]
     return prices[max(matches, key=len)] if matches else None

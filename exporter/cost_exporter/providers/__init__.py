@@ -4,14 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from cost_exporter.providers import anthropic, manual, openai, openrouter, supabase
+from cost_exporter.providers import (
+    anthropic,
+    cloudflare,
+    focus,
+    manual,
+    openai,
+    openrouter,
+    supabase,
+    vercel,
+    wasabi,
+)
 from cost_exporter.providers.base import ProviderSpec
 
 REGISTRY: dict[str, ProviderSpec[Any]] = {
     spec.name: spec
     for spec in (
         manual.PROVIDER,
+        vercel.PROVIDER,
         supabase.PROVIDER,
+        wasabi.PROVIDER,
+        cloudflare.PROVIDER,
+        focus.PROVIDER,
         openai.PROVIDER,
         anthropic.PROVIDER,
         openrouter.PROVIDER,

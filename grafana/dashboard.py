@@ -1,0 +1,571 @@
+"""Generate the Grafana "Costs" dashboard: `python grafana/dashboard.py > grafana/dashboards/costs.json`.
+
+The JSON is committed; a test regenerates it and fails when the two drift. Queries use the
+exporter's own series (no recording rules), so the dashboard also works on a Prometheus that
+does not load this project's rules. Long-range panels wrap series in `last_over_time(...[1d])`
+so daily backfilled samples and live ones both show.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+UID = "cost-exporter-costs"
+DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
+RUNBOOK = "https://github.com/cost-exporter/cost-exporter/blob/main/docs/runbook.md"
+SEL = 'provider=~"$provider",account=~"$account"'
+AI_SEL = f'{SEL},model=~"$model"'
+
+
+def money_unit(currency: str) -> str:
+    return f"currency{currency}"
+
+
+class Layout:
+    """Places panels left to right on the 24-column grid, wrapping rows."""
+
+    def __init__(self) -> None:
+        self.x = self.y = self.row_height = 0
+        self.next_id = 1
+
+    def place(self, width: int, height: int) -> dict[str, int]:
+        if self.x + width > 24:
+            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
+        pos = {"x": self.x, "y": self.y, "w": width, "h": height}
+        self.x += width
+        self.row_height = max(self.row_height, height)
+        return pos
+
+    def new_row(self) -> None:
+        if self.x:
+            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
+
+    def panel_id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+
+def target(
+    ref: str, expr: str, legend: str = "", instant: bool = True, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "refId": ref,
+        "datasource": DATASOURCE,
+        "expr": expr,
+        "legendFormat": legend or "__auto",
+        "instant": instant,
+        "range": not instant,
+        **extra,
+    }
+
+
+def panel(
+    layout: Layout,
+    kind: str,
+    title: str,
+    description: str,
+    targets: list[dict[str, Any]],
+    unit: str,
+    width: int,
+    height: int,
+    **options: Any,
+) -> dict[str, Any]:
+    field_config: dict[str, Any] = {"defaults": {"unit": unit}, "overrides": []}
+    field_config["defaults"].update(options.pop("defaults", {}))
+    field_config["overrides"] = options.pop("overrides", [])
+    return {
+        "id": layout.panel_id(),
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": DATASOURCE,
+        "gridPos": layout.place(width, height),
+        "targets": targets,
+        "fieldConfig": field_config,
+        **options,
+    }
+
+
+def row(layout: Layout, title: str) -> dict[str, Any]:
+    layout.new_row()
+    return {
+        "id": layout.panel_id(),
+        "type": "row",
+        "title": title,
+        "collapsed": False,
+        "gridPos": layout.place(24, 1),
+        "panels": [],
+    }
+
+
+def thresholds(*steps: tuple[str, float | None]) -> dict[str, Any]:
+    return {
+        "thresholds": {
+            "mode": "absolute",
+            "steps": [{"color": color, "value": value} for color, value in steps],
+        }
+    }
+
+
+UTILISATION = thresholds(("green", None), ("orange", 0.8), ("red", 1.0))
+TABLE_SORTED = {"options": {"showHeader": True, "sortBy": [{"displayName": "Value", "desc": True}]}}
+
+
+def variable(name: str, label: str, query: str) -> dict[str, Any]:
+    return {
+        "type": "query",
+        "name": name,
+        "label": label,
+        "datasource": DATASOURCE,
+        "query": {"query": query, "refId": f"{name}-var"},
+        "definition": query,
+        "refresh": 2,
+        "includeAll": True,
+        "allValue": ".*",
+        "multi": True,
+        "current": {"text": "All", "value": "$__all"},
+        "sort": 1,
+    }
+
+
+def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
+    return [
+        row(layout, "This month"),
+        panel(
+            layout,
+            "stat",
+            "Spent this month",
+            "Month-to-date spend of every selected provider, with the whole previous month "
+            "for comparison. Providers report up to yesterday; fixed bills count in full.",
+            [
+                target("A", f"sum(cost_month_to_date{{{SEL}}})", "this month"),
+                target("B", f"sum(cost_previous_month{{{SEL}}})", "previous month"),
+            ],
+            unit,
+            6,
+            5,
+            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "textMode": "value_and_name"},
+        ),
+        panel(
+            layout,
+            "stat",
+            "Forecast vs previous month",
+            "Month-end forecast (run-rate over completed days plus fixed bills) relative to "
+            "the previous month's total: +10% means this month is heading 10% higher.",
+            [
+                target(
+                    "A",
+                    f"sum(cost_forecast_month_end{{{SEL}}}) / "
+                    f"sum(cost_previous_month{{{SEL}}}) - 1",
+                    "change",
+                )
+            ],
+            "percentunit",
+            6,
+            5,
+            defaults=thresholds(("green", None), ("orange", 0.1), ("red", 0.5)),
+        ),
+        panel(
+            layout,
+            "bargauge",
+            "Forecast vs total budget",
+            "Month-end forecast against the sum of configured budgets (absolute caps from the "
+            "config file). Orange at 80%, red at 100%.",
+            [
+                target("A", f"sum(cost_forecast_month_end{{{SEL}}})", "forecast"),
+                target("B", f"sum(cost_budget{{{SEL}}})", "budget"),
+            ],
+            unit,
+            6,
+            5,
+            options={"orientation": "horizontal", "displayMode": "gradient"},
+        ),
+        panel(
+            layout,
+            "stat",
+            "Saved by prompt caching",
+            "Estimated saving this month: cache-read tokens x (input price - cache-read "
+            "price), from the exporter's shipped price table.",
+            [target("A", f"sum(cost_ai_cache_savings{{{SEL}}})", "saved")],
+            unit,
+            6,
+            5,
+            defaults=thresholds(("green", None)),
+        ),
+        panel(
+            layout,
+            "piechart",
+            "Spend by provider",
+            "Month-to-date spend per provider. Click a slice to filter the dashboard.",
+            [target("A", f"sum by (provider) (cost_month_to_date{{{SEL}}})", "{{provider}}")],
+            unit,
+            8,
+            9,
+            options={
+                "pieType": "donut",
+                "legend": {"displayMode": "table", "placement": "right", "values": ["value"]},
+            },
+            defaults={
+                "links": [
+                    {
+                        "title": "Filter by ${__field.labels.provider}",
+                        "url": f"/d/{UID}/costs?var-provider=${{__field.labels.provider}}"
+                        "&${__url_time_range}",
+                    }
+                ]
+            },
+        ),
+        panel(
+            layout,
+            "bargauge",
+            "Budget used per provider",
+            "Month-to-date spend divided by the provider's configured monthly budget. "
+            "BudgetWarning fires at 80%, BudgetExceeded at 100%.",
+            [
+                target(
+                    "A",
+                    f"sum by (provider, account) (cost_month_to_date{{{SEL}}}) / on "
+                    f"(provider, account) sum by (provider, account) (cost_budget{{{SEL}}})",
+                    "{{provider}}/{{account}}",
+                )
+            ],
+            "percentunit",
+            8,
+            9,
+            defaults={**UTILISATION, "min": 0, "max": 1.2},
+            options={"orientation": "horizontal", "displayMode": "gradient"},
+        ),
+        panel(
+            layout,
+            "bargauge",
+            "Usage limits used",
+            "Usage this month divided by its configured limit (e.g. Vercel function "
+            "invocations against the free tier).",
+            [
+                target(
+                    "A",
+                    f"cost_usage{{{SEL}}} / on (provider, account, metric) "
+                    f"cost_usage_limit{{{SEL}}}",
+                    "{{provider}} {{metric}}",
+                )
+            ],
+            "percentunit",
+            8,
+            9,
+            defaults={**UTILISATION, "min": 0, "max": 1.2},
+            options={"orientation": "horizontal", "displayMode": "gradient"},
+        ),
+    ]
+
+
+def trends(layout: Layout, unit: str) -> list[dict[str, Any]]:
+    daily = {"interval": "1d"}
+    return [
+        row(layout, "Trends"),
+        panel(
+            layout,
+            "timeseries",
+            "Month-to-date spend, last 30 days",
+            "Month-to-date spend per provider, one point a day; it restarts from zero on "
+            "the 1st of each month.",
+            [
+                target(
+                    "A",
+                    f"sum by (provider) (last_over_time(cost_month_to_date{{{SEL}}}[1d]))",
+                    "{{provider}}",
+                    instant=False,
+                    **daily,
+                )
+            ],
+            unit,
+            12,
+            8,
+            timeFrom="30d",
+            interval="1d",
+            defaults={
+                "custom": {"drawStyle": "line", "fillOpacity": 10, "stacking": {"mode": "normal"}}
+            },
+        ),
+        panel(
+            layout,
+            "timeseries",
+            "Monthly totals, last 12 months",
+            "Each month's final total per provider: the previous-month figure as reported "
+            "during the following month.",
+            [
+                target(
+                    "A",
+                    f"sum by (provider) (last_over_time(cost_previous_month{{{SEL}}}[1d]))",
+                    "{{provider}}",
+                    instant=False,
+                    **daily,
+                )
+            ],
+            unit,
+            12,
+            8,
+            timeFrom="1y",
+            interval="1d",
+            defaults={
+                "custom": {"drawStyle": "bars", "fillOpacity": 60, "stacking": {"mode": "normal"}}
+            },
+        ),
+        panel(
+            layout,
+            "table",
+            "Spend by service",
+            "Month-to-date spend per provider and service (FOCUS ServiceName), largest first.",
+            [
+                target(
+                    "A",
+                    f"sum by (provider, service_name) (cost_month_to_date{{{SEL}}})",
+                    format="table",
+                )
+            ],
+            unit,
+            12,
+            9,
+            transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
+            **TABLE_SORTED,
+        ),
+        panel(
+            layout,
+            "piechart",
+            "Spend by confidence",
+            "How each figure is known: api (reported by the provider), estimated (usage x a "
+            "price table), manual (fixed bills from the config).",
+            [target("A", f"sum by (source) (cost_month_to_date{{{SEL}}})", "{{source}}")],
+            unit,
+            6,
+            9,
+            options={"pieType": "pie"},
+        ),
+        panel(
+            layout,
+            "stat",
+            "Prepaid credit left",
+            "Remaining prepaid balance at providers that sell credits (e.g. OpenRouter).",
+            [target("A", f"cost_credit_balance{{{SEL}}}", "{{provider}}/{{account}}")],
+            unit,
+            6,
+            9,
+            defaults=thresholds(("red", None), ("orange", 5), ("green", 20)),
+        ),
+    ]
+
+
+def ai(layout: Layout, unit: str) -> list[dict[str, Any]]:
+    table = {
+        "transformations": [{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
+        **TABLE_SORTED,
+    }
+    return [
+        row(layout, "AI"),
+        panel(
+            layout,
+            "table",
+            "AI spend by model",
+            "Month-to-date AI spend per model; `source` says whether the provider reported it "
+            "or it was estimated from tokens.",
+            [
+                target(
+                    "A",
+                    f"sum by (provider, model, source) (cost_ai_spend_by_model{{{AI_SEL}}})",
+                    format="table",
+                )
+            ],
+            unit,
+            8,
+            9,
+            **table,
+        ),
+        panel(
+            layout,
+            "table",
+            "AI spend by project",
+            "Month-to-date AI spend per project or workspace (top N, the rest as 'other').",
+            [
+                target(
+                    "A",
+                    f"sum by (provider, project) (cost_ai_spend_by_project{{{SEL}}})",
+                    format="table",
+                )
+            ],
+            unit,
+            8,
+            9,
+            **table,
+        ),
+        panel(
+            layout,
+            "table",
+            "AI spend by API key",
+            "Month-to-date AI spend per API key (top N, the rest as 'other'): a leaked key "
+            "shows up here.",
+            [
+                target(
+                    "A",
+                    f"sum by (provider, api_key, source) (cost_ai_spend_by_api_key{{{SEL}}})",
+                    format="table",
+                )
+            ],
+            unit,
+            8,
+            9,
+            **table,
+        ),
+        panel(
+            layout,
+            "barchart",
+            "Tokens by model and type",
+            "Tokens this month; input is uncached input, so the types add up to the total.",
+            [
+                target(
+                    "A", f"sum by (model, token_type) (cost_ai_tokens{{{AI_SEL}}})", format="table"
+                )
+            ],
+            "short",
+            16,
+            9,
+            options={"stacking": "normal", "xField": "model", "orientation": "horizontal"},
+            transformations=[
+                {
+                    "id": "groupingToMatrix",
+                    "options": {
+                        "columnField": "token_type",
+                        "rowField": "model",
+                        "valueField": "Value",
+                    },
+                }
+            ],
+        ),
+        panel(
+            layout,
+            "table",
+            "Requests by model",
+            "Model requests this month.",
+            [
+                target(
+                    "A", f"sum by (provider, model) (cost_ai_requests{{{AI_SEL}}})", format="table"
+                )
+            ],
+            "short",
+            8,
+            9,
+            **table,
+        ),
+    ]
+
+
+def health(layout: Layout) -> list[dict[str, Any]]:
+    runbook_link = [
+        {"title": "Runbook", "url": f"{RUNBOOK}#costcollectorfailing", "targetBlank": True}
+    ]
+    return [
+        row(layout, "Can I trust these numbers?"),
+        panel(
+            layout,
+            "table",
+            "Collector health",
+            "Per collector: age of the data served, whether the last attempt succeeded, and "
+            "failures by reason. Data older than two days fires CostDataStale.",
+            [
+                target(
+                    "A", "time() - cost_collector_last_success_timestamp_seconds", format="table"
+                ),
+                target("B", "cost_collector_up", format="table"),
+                target(
+                    "C", "sum by (provider, account) (cost_collector_errors_total)", format="table"
+                ),
+            ],
+            "s",
+            16,
+            8,
+            links=runbook_link,
+            transformations=[
+                {"id": "merge", "options": {}},
+                {
+                    "id": "organize",
+                    "options": {
+                        "excludeByName": {
+                            "Time": True,
+                            "__name__": True,
+                            "job": True,
+                            "instance": True,
+                        },
+                        "renameByName": {
+                            "Value #A": "data age",
+                            "Value #B": "up",
+                            "Value #C": "errors",
+                        },
+                    },
+                },
+            ],
+            overrides=[
+                {
+                    "matcher": {"id": "byName", "options": "up"},
+                    "properties": [{"id": "unit", "value": "bool_on_off"}],
+                },
+                {
+                    "matcher": {"id": "byName", "options": "errors"},
+                    "properties": [{"id": "unit", "value": "short"}],
+                },
+            ],
+        ),
+        panel(
+            layout,
+            "stat",
+            "Exporter up",
+            "Whether Prometheus can scrape the exporter (CostExporterDown when not).",
+            [target("A", 'max(up{job=~".*cost.*"})', "up")],
+            "bool_on_off",
+            8,
+            8,
+            links=[{"title": "Runbook", "url": f"{RUNBOOK}#costexporterdown", "targetBlank": True}],
+            defaults=thresholds(("red", None), ("green", 1)),
+        ),
+    ]
+
+
+def dashboard(currency: str = "USD") -> dict[str, Any]:
+    layout = Layout()
+    unit = money_unit(currency)
+    panels = overview(layout, unit) + trends(layout, unit) + ai(layout, unit) + health(layout)
+    return {
+        "uid": UID,
+        "title": "Costs",
+        "description": "What we spend, where, whether a cap is near, and whether the numbers "
+        "are fresh. Data is a daily snapshot from cost-exporter.",
+        "tags": ["costs", "cost-exporter"],
+        "timezone": "utc",
+        "editable": False,
+        "graphTooltip": 1,
+        "schemaVersion": 41,
+        "time": {"from": "now/M", "to": "now"},
+        "refresh": "5m",
+        "links": [{"title": "Runbook", "type": "link", "url": RUNBOOK, "targetBlank": True}],
+        "templating": {
+            "list": [
+                variable("provider", "Provider", "label_values(cost_month_to_date, provider)"),
+                variable(
+                    "account",
+                    "Account",
+                    'label_values(cost_month_to_date{provider=~"$provider"}, account)',
+                ),
+                variable(
+                    "model", "Model", 'label_values(cost_ai_tokens{provider=~"$provider"}, model)'
+                ),
+            ]
+        },
+        "panels": panels,
+    }
+
+
+def render(currency: str = "USD") -> str:
+    return json.dumps(dashboard(currency), indent=2, sort_keys=False) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render(sys.argv[1] if len(sys.argv) > 1 else "USD"))
