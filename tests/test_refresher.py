@@ -215,3 +215,27 @@ async def test_a_corrupt_snapshot_file_is_set_aside_not_fatal(tmp_path: Path, fa
     restarted.restore()
     assert mtd(restarted, "good") is None
     assert refresher.state_path.with_suffix(".corrupt").exists()
+
+
+async def test_caps_come_from_the_current_config_even_with_a_fresh_restored_snapshot(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    refresher = await first_good_refresh(tmp_path, fakes)
+    capped = CONFIG + "budgets:\n  - {provider: fake, account: good, monthly: 42}\n"
+    restarted = make_refresher(tmp_path, make_config(tmp_path, capped, ENV))
+    restarted.restore()
+    assert restarted.due() == []
+    assert (
+        b'cost_budget{account="good",currency="USD",provider="fake"} 42.0'
+        in restarted.rendered.text
+    )
+    restarted.reload(
+        make_config(
+            tmp_path, CONFIG + "budgets:\n  - {provider: fake, account: good, monthly: 7}\n", ENV
+        )
+    )
+    assert (
+        b'cost_budget{account="good",currency="USD",provider="fake"} 7.0' in restarted.rendered.text
+    )
+    assert mtd(restarted, "good") == 10.0
+    assert refresher.snapshot.accounts.keys() == restarted.snapshot.accounts.keys()
