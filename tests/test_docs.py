@@ -19,7 +19,7 @@ README = ROOT / "README.md"
 
 def metrics_table() -> str:
     rows = ["| metric | type | labels | meaning |", "|---|---|---|---|"]
-    for family in catalog.ALL:
+    for family in catalog.PUBLISHED:
         labels = ", ".join(f"`{label}`" for label in family.labels)
         meaning = family.help.replace(f" {catalog.CACHED}", "").replace("|", "\\|")
         rows.append(f"| `{family.exposed_name}` | {family.kind.value} | {labels} | {meaning} |")

@@ -25,8 +25,8 @@ class Family:
     """One metric family: the name users query and the labels it carries.
 
     `money` families always carry a `currency` label and hold amounts already
-    converted to the one reporting currency. `collector_labels` are filled in
-    by the health wrapper, never by a provider.
+    converted to the one reporting currency. `provider`, `account` and
+    `currency` are filled in by the core, never by a provider.
     """
 
     name: str
@@ -36,6 +36,8 @@ class Family:
     money: bool = False
     monthly: bool = False
     """Figures of one calendar month: hidden once the month they describe is over."""
+    internal: bool = False
+    """Kept in the snapshot for the core (daily series), never published on /metrics."""
 
     @property
     def provider_labels(self) -> tuple[str, ...]:
@@ -126,6 +128,39 @@ CREDIT_BALANCE = _money(
     "account",
     "currency",
     monthly=False,
+)
+
+# --- daily burn ------------------------------------------------------------
+DAILY_SPEND = Family(
+    "cost_daily_spend",
+    Kind.GAUGE,
+    "Spend of one UTC day (label `day`, YYYY-MM-DD); the core derives cost_last_day and the "
+    "status page sparkline from it.",
+    ("provider", "account", "day", "currency"),
+    money=True,
+    monthly=False,
+    internal=True,
+)
+LAST_DAY = _money(
+    "cost_last_day",
+    "Spend of the last complete UTC day (see cost_last_day_timestamp_seconds for which day).",
+    "provider",
+    "account",
+    "currency",
+    monthly=False,
+)
+LAST_DAY_TIMESTAMP = Family(
+    "cost_last_day_timestamp_seconds",
+    Kind.GAUGE,
+    f"Unix time of 00:00 UTC of the day cost_last_day describes. {CACHED}",
+    ("provider", "account"),
+)
+DAILY_BUDGET = Family(
+    "cost_daily_budget",
+    Kind.GAUGE,
+    "Configured absolute daily cap in the reporting currency (from the config file).",
+    ("provider", "account", "currency"),
+    money=True,
 )
 
 # --- AI breakdowns (each overlaps cost_month_to_date; never sum across families) --
@@ -263,6 +298,10 @@ ALL: tuple[Family, ...] = (
     USAGE,
     BUCKET_USAGE,
     CREDIT_BALANCE,
+    DAILY_SPEND,
+    LAST_DAY,
+    LAST_DAY_TIMESTAMP,
+    DAILY_BUDGET,
     AI_SPEND_BY_MODEL,
     AI_SPEND_BY_PROJECT,
     AI_SPEND_BY_API_KEY,
@@ -280,3 +319,4 @@ ALL: tuple[Family, ...] = (
     FX_RATE,
 )
 BY_NAME: dict[str, Family] = {family.name: family for family in ALL}
+PUBLISHED: tuple[Family, ...] = tuple(family for family in ALL if not family.internal)

@@ -84,7 +84,7 @@ def collect_series(snapshot: Snapshot, config: Config, now: datetime) -> Series:
 
 def build(snapshot: Snapshot, config: Config, now: datetime) -> Iterator[Metric]:
     series = collect_series(snapshot, config, now)
-    for family in catalog.ALL:
+    for family in catalog.PUBLISHED:
         if family is catalog.BUILD_INFO:
             info = InfoMetricFamily(family.name, family.help, labels=[])
             info.add_metric([], {"version": __version__})
