@@ -1,0 +1,1555 @@
+"""A local fake of every billing API the HTTP collectors call, for end-to-end tests and benchmarks.
+
+One real HTTP server on 127.0.0.1 (a free port, stdlib `ThreadingHTTPServer` in a daemon
+thread) answers Vercel, Supabase, Wasabi (Stats API), Cloudflare, OpenAI, Anthropic and
+OpenRouter, each under its own path prefix (`http://127.0.0.1:PORT/vercel`, ...), with bodies
+shaped like the fixtures in `tests/fixtures/<provider>/`. Nothing is read from static files:
+every answer is built at request time from the fake's clock (default: now, UTC), with records
+dated in the current month (spread over the 1st..yesterday; on the 1st, today) and in the
+previous month. The amounts are round and fixed, so the month-to-date totals are known:
+`expected_month_to_date(today)`.
+
+    with FakeProviders() as fake:                       # or the `fake_providers` fixture
+        env = fake.exporter_env(tmp_path, budgets=[...])  # env + COST_CONFIG_FILE + COST_STATE_DIR
+        subprocess.run([sys.executable, "-m", "cost_exporter", "collect", "--once"], env=env, ...)
+        fake.requests_for("vercel")                     # requests counted per path
+        fake.fail("cloudflare", 500)                    # every Cloudflare request answers 500
+        fake.latency_s = 0.05                           # per-request delay, for benchmarks
+
+Requests must carry the credentials `env()` hands out (401 otherwise). Injected 429/5xx answers
+carry `Retry-After: 0`, so the exporter's retries cost no time. Wasabi's S3 bucket inventory
+(boto3: ListBuckets, GetBucketLocation) is served too, under `/wasabi-s3` (`WASABI_ENDPOINT_URL`),
+but `write_config` turns it off (`inventory: false`) unless asked: boto3 is slow to import.
+
+`write_config` copies the fixed bills of exporter/config.example.yml except its "Supabase Pro
+plan": the Supabase collector reports the plan fee itself (SUPABASE_PLAN=pro), and both would
+count. Month-to-date per provider, for any date: Vercel 26.50, Cloudflare 8.00, OpenAI 8.00,
+Anthropic 56.00, Supabase 25.00 (plan; compute and its credits cancel), OpenRouter 7.00 (none
+on the 1st), Wasabi 6.99 x 2.5 TB x completed days / days in month (an estimate).
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import json
+import math
+import os
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = ROOT / "exporter" / "config.example.yml"
+
+PROVIDERS = ("vercel", "supabase", "wasabi", "cloudflare", "openai", "anthropic", "openrouter")
+WASABI_S3 = "wasabi-s3"  # the path prefix of Wasabi's S3 endpoint (bucket inventory)
+# Below http://127.0.0.1:PORT/<provider>, the path each official base URL has.
+BASE_PATHS = {
+    WASABI_S3: "",
+    "vercel": "",
+    "supabase": "",
+    "wasabi": "",
+    "cloudflare": "/client/v4",
+    "openai": "/v1",
+    "anthropic": "",
+    "openrouter": "/api/v1",
+}
+
+# Dummy credentials: the fake checks that each request carries them.
+VERCEL_TOKEN = "fake-vercel-token-0001"
+VERCEL_TEAM_ID = "team_fake0001"
+SUPABASE_TOKEN = "sbp_fake000000000000000000000000000000000001"
+SUPABASE_REF = "fakeprojectrefabcdef"
+SUPABASE_PLAN = "pro"
+WASABI_ACCESS_KEY = "FAKEWASABIACCESSKEY1"
+WASABI_SECRET_KEY = "fake-wasabi-secret-key-0001"
+CLOUDFLARE_TOKEN = "fake-cloudflare-token-0001"
+CLOUDFLARE_ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
+OPENAI_ADMIN_KEY = "sk-admin-fake-openai-0001"
+ANTHROPIC_ADMIN_KEY = "sk-ant-admin01-fake-0001"
+OPENROUTER_API_KEY = "sk-or-v1-fake-management-0001"
+
+CURRENT, PREVIOUS = "current", "previous"
+TB = 1024**4
+GIB = 1024**3
+MIB = 1024**2
+Json = Any
+
+
+# --- the calendar: where records land --------------------------------------------------
+
+
+def month_first(today: date) -> date:
+    return today.replace(day=1)
+
+
+def previous_month_first(today: date) -> date:
+    return (month_first(today) - timedelta(days=1)).replace(day=1)
+
+
+def days_in_month(day: date) -> int:
+    return calendar.monthrange(day.year, day.month)[1]
+
+
+def completed_days(today: date) -> int:
+    return today.day - 1
+
+
+def record_day(today: date, month: str, n: int) -> date:
+    """The n-th (0-based) day of a month, clamped: current month to yesterday (or the 1st)."""
+    if month == CURRENT:
+        return month_first(today) + timedelta(days=min(n, max(0, today.day - 2)))
+    first = previous_month_first(today)
+    return first + timedelta(days=min(n, days_in_month(first) - 1))
+
+
+def midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def iso_z(moment: datetime, millis: bool = False) -> str:
+    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.000Z" if millis else f"{text}Z"
+
+
+def number(amount: str) -> float | int:
+    """A JSON number for a decimal string, as the providers send them."""
+    value = Decimal(amount)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+# --- the data: round amounts, fixed per month ------------------------------------------
+# Each row names its month (CURRENT or PREVIOUS) and `n`, its day (see `record_day`).
+
+
+@dataclass(frozen=True)
+class VercelCharge:
+    month: str
+    n: int
+    service: str
+    category: str  # FOCUS ChargeCategory
+    cost: str
+    quantity: float | None
+    unit: str | None
+    project: str | None
+    service_category: str
+
+
+@dataclass(frozen=True)
+class CloudflareCharge:
+    month: str
+    n: int
+    service: str | None
+    family: str | None
+    category: str
+    cost: str
+    quantity: float | None
+    unit: str
+
+
+@dataclass(frozen=True)
+class OpenAICost:
+    month: str
+    n: int
+    line_item: str
+    project_id: str
+    api_key_id: str
+    amount: str
+    quantity: int | None
+
+
+@dataclass(frozen=True)
+class OpenAIUsage:
+    n: int
+    model: str
+    input_tokens: int  # cached tokens included, as OpenAI counts them
+    cached: int
+    output: int
+    requests: int
+
+
+@dataclass(frozen=True)
+class AnthropicCost:
+    month: str
+    n: int
+    description: str
+    cost_type: str
+    model: str | None
+    token_type: str | None
+    workspace_id: str | None
+    cents: str
+
+
+@dataclass(frozen=True)
+class AnthropicUsage:
+    n: int
+    model: str
+    api_key_id: str | None
+    uncached: int
+    cache_5m: int
+    cache_1h: int
+    cache_read: int
+    output: int
+
+
+@dataclass(frozen=True)
+class OpenRouterActivity:
+    month: str
+    n: int
+    model: str
+    permaslug: str
+    endpoint_id: str
+    provider: str
+    usage: str
+    requests: int
+    prompt: int
+    completion: int
+    reasoning: int
+
+
+C, P = CURRENT, PREVIOUS
+VERCEL_PROJECTS = {"web": "prj_fakeweb0001", "api": "prj_fakeapi0002"}
+SONNET, OPUS = "claude-sonnet-4-20250514", "claude-opus-4-6"
+SONNET_IN, SONNET_OUT = (
+    "Claude Sonnet 4 Usage - Input Tokens",
+    "Claude Sonnet 4 Usage - Output Tokens",
+)
+WS_A, WS_B = "wrkspc_fakeAAAA", "wrkspc_fakeBBBB"
+GPT41, GPT41_SLUG = "openai/gpt-4.1", "openai/gpt-4.1-2025-04-14"
+CLAUDE, CLAUDE_SLUG = "anthropic/claude-sonnet-4.5", "anthropic/claude-4.5-sonnet-20250929"
+MINI, GPT4O = "gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06"
+
+# fmt: off
+# Current month 26.50 (credit -1.00 on invocations), previous month 27.50.
+VERCEL_CHARGES = tuple(VercelCharge(*row) for row in (
+    (C, 0, "Pro Plan", "Purchase", "20", 1, "Seats", None, "Other"),
+    (C, 0, "Function Invocations", "Usage", "1.80", 1_200_000, "Invocations", "web", "Compute"),
+    (C, 1, "Function Invocations", "Usage", "0.60", 400_000, "Invocations", "api", "Compute"),
+    (C, 1, "Fast Data Transfer", "Usage", "0", 12.5, "GB", "web", "Networking"),
+    (C, 2, "Fast Data Transfer", "Usage", "1.50", 10, "GB", "api", "Networking"),
+    (C, 2, "Function Duration", "Usage", "3.60", 20, "GB-Hours", "web", "Compute"),
+    (C, 3, "Edge Requests", "Usage", "0", 250_000, "Requests", "web", "Networking"),
+    (C, 3, "Function Invocations", "Credit", "-1.00", None, None, None, "Compute"),
+    (P, 0, "Pro Plan", "Purchase", "20", 1, "Seats", None, "Other"),
+    (P, 9, "Function Invocations", "Usage", "5", 3_000_000, "Invocations", "web", "Compute"),
+    (P, 10, "Fast Data Transfer", "Usage", "2.50", 125, "GB", "web", "Networking"),
+))
+VERCEL_FUNCTION_INVOCATIONS = 1_600_000  # this month: above a usage limit of 1
+
+# Current month 8.00, previous month 7.50 (credit -2.50). Billing-cycle anchor: the 5th.
+CLOUDFLARE_ANCHOR = datetime(2025, 3, 5, 14, 22, 10, tzinfo=UTC)
+CLOUDFLARE_CHARGES = tuple(CloudflareCharge(*row) for row in (
+    (C, 4, "Workers Paid", "Workers", "Usage", "5", 1, ""),
+    (C, 1, "Workers Standard Requests", "Workers", "Usage", "0.30", 1_000_000, "Requests"),
+    (C, 2, "Workers Standard Requests", "Workers", "Usage", "0.45", 1_000_000, "Requests"),
+    (C, 3, "Workers Standard CPU Time", "Workers", "Usage", "1.20", 60_000_000, "CPU milliseconds"),
+    (C, 1, "R2 Storage", "R2", "Usage", "0.15", 10, "GB-months"),
+    (C, 4, "R2 Class A Operations", "R2", "Usage", "0.90", 1_200_000, "Requests"),
+    (P, 4, "Workers Paid", "Workers", "Usage", "5", 1, ""),
+    (P, 9, "Workers Standard Requests", "Workers", "Usage", "5.00", 1_000_000, "Requests"),
+    (P, 40, None, None, "Credit", "-2.50", None, ""),
+))
+CLOUDFLARE_PAGE_SIZE = 4
+
+# Current month 8.00, previous month 40.00.
+OPENAI_COSTS = tuple(OpenAICost(*row) for row in (
+    (C, 0, f"{MINI}, input", "proj_fake1", "key_fakeA", "1.25", 8_333_333),
+    (C, 0, f"{MINI}, output", "proj_fake1", "key_fakeA", "0.75", 1_250_000),
+    (C, 1, "web search tool calls", "proj_fake1", "key_fakeB", "0.50", None),
+    (C, 2, f"{GPT4O}, input", "proj_fake2", "key_fakeC", "2.25", 900_000),
+    (C, 3, f"{GPT4O}, output", "proj_fake2", "key_fakeC", "3.25", 325_000),
+    (P, 0, f"{GPT4O}, input", "proj_fake2", "key_fakeC", "10.50", 4_200_000),
+    (P, 1, f"{GPT4O}, output", "proj_fake2", "key_fakeC", "24.00", 2_400_000),
+    (P, 1, f"{GPT4O}, input", "proj_fake2", "key_fakeC", "4.50", 1_800_000),
+    (P, 2, "web search tool calls", "proj_fake1", "key_fakeB", "1", None),
+))
+OPENAI_USAGE = tuple(OpenAIUsage(*row) for row in (
+    (0, MINI, 2_000_000, 800_000, 300_000, 120),
+    (2, MINI, 1_500_000, 400_000, 200_000, 80),
+    (1, GPT4O, 900_000, 0, 310_000, 40),
+))
+
+# Amounts in cents, as the cost report sends them. Current month 56.00, previous 76.00.
+ANTHROPIC_COSTS = tuple(AnthropicCost(*row) for row in (
+    (C, 1, SONNET_IN, "tokens", SONNET, "uncached_input_tokens", WS_A, "1250"),
+    (C, 1, SONNET_OUT, "tokens", SONNET, "output_tokens", WS_A, "2500"),
+    (C, 2, "Claude Sonnet 4 Usage - Cache Read Input Tokens", "tokens", SONNET,
+     "cache_read_input_tokens", None, "250"),
+    (C, 3, "Claude Opus 4.6 Usage - Input Tokens", "tokens", OPUS, "uncached_input_tokens", WS_B,
+     "500"),
+    (C, 3, "Claude Opus 4.6 Usage - Output Tokens", "tokens", OPUS, "output_tokens", WS_B, "950"),
+    (C, 4, "Web Search Usage", "web_search", None, None, WS_B, "100"),
+    (C, 5, "Code Execution Usage", "code_execution", None, None, None, "50"),
+    (P, 4, SONNET_IN, "tokens", SONNET, "uncached_input_tokens", WS_A, "4500"),
+    (P, 4, SONNET_OUT, "tokens", SONNET, "output_tokens", WS_A, "3000"),
+    (P, 19, "Web Search Usage", "web_search", None, None, None, "100"),
+))
+ANTHROPIC_USAGE = tuple(AnthropicUsage(*row) for row in (
+    (1, SONNET, "apikey_fakeSONNET", 1_000_000, 200_000, 0, 2_000_000, 300_000),
+    (1, SONNET, None, 50_000, 0, 0, 0, 10_000),
+    (3, OPUS, "apikey_fakeOPUS", 400_000, 0, 100_000, 1_000_000, 80_000),
+))
+
+# Current month 7.00 (none on the 1st: /activity holds completed days only).
+OPENROUTER_ACTIVITY = tuple(OpenRouterActivity(*row) for row in (
+    (C, 0, GPT41, GPT41_SLUG, "fake-endpoint-openai", "OpenAI", "2.50", 20, 40_000, 8_000, 0),
+    (C, 0, GPT41, GPT41_SLUG, "fake-endpoint-azure", "Azure", "1.25", 5, 9_000, 1_500, 0),
+    (C, 1, CLAUDE, CLAUDE_SLUG, "fake-endpoint-anthropic", "Anthropic", "3.25", 12, 50_000, 6_000,
+     1_200),
+    (P, 9, GPT41, GPT41_SLUG, "fake-endpoint-openai", "OpenAI", "1.25", 10, 10_000, 2_000, 0),
+    (P, 40, CLAUDE, CLAUDE_SLUG, "fake-endpoint-anthropic", "Anthropic", "0.875", 4, 12_000, 1_500,
+     0),
+))
+# fmt: on
+OPENROUTER_CREDITS = {"total_credits": 100, "total_usage": 25.25}  # balance 74.75
+# (name, usage_monthly, disabled); OpenRouter pages /keys by `offset`.
+OPENROUTER_KEYS = (
+    ("prod-backend", "5.20", False),
+    ("staging", "1.05", False),
+    ("leaked-laptop", "1.40", True),
+    ("ci", "0.03", False),
+    ("", "0", False),
+)
+OPENROUTER_KEYS_PAGE = 3
+ACTIVITY_DAYS = 30
+
+# Supabase: one Micro compute add-on per project. Its hourly price (x 24 x days) never
+# exceeds the Pro plan's compute credits ($10 x days / days in month), so compute and
+# credits cancel exactly and the month-to-date is the plan fee, whatever the date.
+SUPABASE_COMPUTE_HOURLY = "0.01344"
+SUPABASE_PLAN_FEE = Decimal(25)
+SUPABASE_DB_BYTES = 52_428_800
+SUPABASE_DISK = {"fs_size_bytes": 8 * GIB, "fs_avail_bytes": 6 * GIB, "fs_used_bytes": 2 * GIB}
+
+# Wasabi: per completed day 2 TB active + 0.5 TB deleted, over two buckets.
+WASABI_PRICE_PER_TB_MONTH = Decimal("6.99")
+WASABI_BUCKETS = {
+    # bucket: (active bytes, metadata bytes, deleted bytes, objects, API calls)
+    "backups": (3 * TB // 2, 512 * MIB, TB // 2, 30_000, 800),
+    "media": (TB // 2, 512 * MIB, 0, 120_000, 200),
+}
+WASABI_PAGE_SIZE_MAX = 100
+# The S3 bucket inventory (ListBuckets, GetBucketLocation): "" is S3's us-east-1.
+WASABI_BUCKET_REGIONS = {"backups": "", "media": "eu-central-1"}
+
+# Totals of the series above, per provider.
+FIXED_MONTH_TO_DATE = {
+    "vercel": Decimal("26.50"),
+    "supabase": SUPABASE_PLAN_FEE,
+    "cloudflare": Decimal("8.00"),
+    "openai": Decimal("8.00"),
+    "anthropic": Decimal("56.00"),
+    "openrouter": Decimal("7.00"),
+}
+
+
+def expected_month_to_date(today: date | None = None) -> dict[str, Decimal | None]:
+    """Month-to-date spend per provider that the collectors read from the fake on `today`.
+
+    Only the API collectors; manual bills are in `expected_manual_month_to_date`. None: the
+    provider exports no month-to-date series that day (OpenRouter on the 1st, when no day of
+    the month has completed). Wasabi is an estimate that grows with the completed days.
+    """
+    today = today or datetime.now(UTC).date()
+    totals: dict[str, Decimal | None] = dict(FIXED_MONTH_TO_DATE)
+    if today.day == 1:
+        totals["openrouter"] = None
+    active_tb = Decimal(sum(b[0] for b in WASABI_BUCKETS.values())) / TB
+    deleted_tb = Decimal(sum(b[2] for b in WASABI_BUCKETS.values())) / TB
+    days = completed_days(today)
+    billed = max(active_tb * days, Decimal(days)) + deleted_tb * days  # minimum charge: 1 TB
+    wasabi = WASABI_PRICE_PER_TB_MONTH / days_in_month(today) * billed
+    totals["wasabi"] = wasabi.quantize(Decimal("0.000001"))
+    return totals
+
+
+def example_config() -> dict[str, Any]:
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+# A fixed bill of the example that an API collector served here reports itself: the Supabase
+# collector exports the plan fee (SUPABASE_PLAN), so the example's "Supabase Pro plan" bill
+# would count it twice.
+REPORTED_BY_COLLECTOR = {"supabase"}
+
+
+def manual_accounts(providers: Iterable[str] = PROVIDERS) -> list[dict[str, Any]]:
+    """The `manual` accounts of exporter/config.example.yml, less the bills of
+    REPORTED_BY_COLLECTOR providers among `providers`."""
+    skip = REPORTED_BY_COLLECTOR & set(providers)
+    accounts = []
+    for account in example_config()["providers"]["manual"]:
+        bills = [b for b in account.get("bills") or [] if b.get("provider") not in skip]
+        accounts.append({**account, "bills": bills})
+    return accounts
+
+
+def expected_manual_month_to_date(providers: Iterable[str] = PROVIDERS) -> dict[str, Decimal]:
+    """Month-to-date of the fixed bills `write_config` copies from the example, per provider."""
+    example = example_config()
+    rates = {code: Decimal(str(rate)) for code, rate in (example.get("fx_rates") or {}).items()}
+    reporting = example.get("reporting_currency", "USD")
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for account in manual_accounts(providers):
+        for bill in account["bills"]:
+            if bill.get("start") or bill.get("end"):
+                raise NotImplementedError("bills with start/end months")
+            currency = bill.get("currency", "USD")
+            rate = Decimal(1) if currency == reporting else rates[currency]
+            totals[bill["provider"]] += Decimal(str(bill["amount"])) * rate
+    return dict(totals)
+
+
+# --- requests and replies ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    """The path below the provider's base URL, e.g. `/v1/billing/charges`."""
+    query: Mapping[str, list[str]]
+    headers: Message
+    body: bytes
+    now: datetime
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def json(self) -> Json:
+        return json.loads(self.body or b"null")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def json(cls, data: Json, status: int = 200) -> Reply:
+        return cls(status, json.dumps(data).encode())
+
+
+def not_found(req: Request) -> Reply:
+    return Reply.json({"error": f"fake: no route for {req.method} {req.path}"}, 404)
+
+
+def bad_request(message: str) -> Reply:
+    return Reply.json({"error": f"fake: {message}"}, 400)
+
+
+def parse_date(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw[:10]) if raw else None
+    except ValueError:
+        return None
+
+
+def parse_time(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def day_range(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+# --- Vercel ------------------------------------------------------------------------------
+
+
+def vercel_record(charge: VercelCharge, today: date) -> dict[str, Any]:
+    start = midnight(record_day(today, charge.month, charge.n))
+    cost = number(charge.cost)
+    record: dict[str, Any] = {
+        "BilledCost": cost,
+        "BillingCurrency": "USD",
+        "ChargeCategory": charge.category,
+        "ChargePeriodStart": iso_z(start, millis=True),
+        "ChargePeriodEnd": iso_z(start + timedelta(days=1), millis=True),
+        "ConsumedQuantity": charge.quantity,
+        "ConsumedUnit": charge.unit,
+        "EffectiveCost": cost,
+    }
+    if charge.project:
+        record |= {"RegionId": "iad1", "RegionName": "Washington, D.C., USA"}
+    record |= {
+        "ServiceName": charge.service,
+        "ServiceCategory": charge.service_category,
+        "ServiceProviderName": "Vercel",
+        "Tags": (
+            {"ProjectId": VERCEL_PROJECTS[charge.project], "ProjectName": charge.project}
+            if charge.project
+            else {}
+        ),
+        "PricingCategory": "Other" if charge.category == "Credit" else "Standard",
+        "PricingCurrency": "USD",
+        "PricingQuantity": 1 if charge.quantity is None else charge.quantity,
+        "PricingUnit": "Credit" if charge.category == "Credit" else charge.unit,
+    }
+    return record
+
+
+def vercel(req: Request) -> Reply:
+    if req.method != "GET" or req.path != "/v1/billing/charges":
+        return not_found(req)
+    start, end = parse_time(req.param("from")), parse_time(req.param("to"))
+    if start is None or end is None:
+        return bad_request("from and to are required ISO 8601 times")
+    if req.param("teamId") != VERCEL_TEAM_ID:
+        return Reply.json({"error": {"code": "forbidden", "message": "Not authorized"}}, 403)
+    lines = [
+        json.dumps(vercel_record(charge, req.today), separators=(",", ":"))
+        for charge in VERCEL_CHARGES
+        if start <= midnight(record_day(req.today, charge.month, charge.n)) < end
+    ]
+    body = "".join(line + "\n" for line in lines).encode()
+    return Reply(200, body, "application/jsonl")
+
+
+# --- Supabase ----------------------------------------------------------------------------
+
+
+def supabase(req: Request) -> Reply:
+    parts = req.path.strip("/").split("/")
+    if len(parts) < 4 or parts[:2] != ["v1", "projects"]:
+        return not_found(req)
+    ref, rest = parts[2], "/".join(parts[3:])
+    if ref != SUPABASE_REF:
+        return Reply.json({"message": "Project not found"}, 404)
+    if req.method == "GET" and rest == "billing/addons":
+        price = SUPABASE_COMPUTE_HOURLY
+        return Reply.json(
+            {
+                "selected_addons": [
+                    {
+                        "type": "compute_instance",
+                        "variant": {
+                            "id": "ci_micro",
+                            "name": "Micro",
+                            "price": {
+                                "description": f"${price}/hour",
+                                "type": "usage",
+                                "interval": "hourly",
+                                "amount": number(price),
+                            },
+                        },
+                    }
+                ],
+                "available_addons": [
+                    {
+                        "type": "ipv4",
+                        "name": "Dedicated IPv4 address",
+                        "variants": [
+                            {
+                                "id": "ipv4_default",
+                                "name": "Dedicated IPv4 address",
+                                "price": {
+                                    "description": "$0.0055/hour",
+                                    "type": "usage",
+                                    "interval": "hourly",
+                                    "amount": 0.0055,
+                                },
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+    if req.method == "POST" and rest == "database/query/read-only":
+        try:
+            query = req.json().get("query", "")
+        except (ValueError, AttributeError):
+            return bad_request("body must be a JSON object with a query")
+        if "pg_database_size" not in str(query):
+            return bad_request(f"unexpected query {query!r}")
+        return Reply.json([{"bytes": SUPABASE_DB_BYTES}], 201)
+    if req.method == "GET" and rest == "config/disk/util":
+        stamp = req.now.replace(minute=0, second=0, microsecond=0)
+        return Reply.json({"timestamp": iso_z(stamp), "metrics": SUPABASE_DISK})
+    return not_found(req)
+
+
+# --- Wasabi (Stats API) ------------------------------------------------------------------
+
+
+def wasabi_record(day: date, bucket: str | None) -> dict[str, Any]:
+    rows = [WASABI_BUCKETS[bucket]] if bucket else list(WASABI_BUCKETS.values())
+    active = sum(r[0] for r in rows)
+    metadata = sum(r[1] for r in rows)
+    deleted = sum(r[2] for r in rows)
+    objects = sum(r[3] for r in rows)
+    calls = sum(r[4] for r in rows)
+    upload, download = GIB * len(rows), 2 * GIB * len(rows)
+    start = midnight(day)
+    record: dict[str, Any] = {
+        "AcctNum": 100000042,
+        "AcctPlanNum": 14083,
+    }
+    if bucket:
+        index = sorted(WASABI_BUCKETS).index(bucket)
+        record = {
+            "BucketUtilizationNum": 1_000_000 + day.toordinal() * 10 + index,
+            **record,
+            "BucketNum": 5512 + index,
+            "Bucket": bucket,
+            "Region": "us-east-1",
+        }
+    else:
+        record = {"UtilizationNum": day.toordinal(), **record}
+    return record | {
+        "StartTime": iso_z(start),
+        "EndTime": iso_z(start + timedelta(days=1)),
+        "CreateTime": iso_z(start + timedelta(days=1, hours=7, minutes=10, seconds=46)),
+        "NumBillableObjects": objects,
+        "NumBillableDeletedObjects": 12 if deleted else 0,
+        "RawStorageSizeBytes": active - metadata - 4096 * len(rows),
+        "PaddedStorageSizeBytes": active - metadata,
+        "MetadataStorageSizeBytes": metadata,
+        "DeletedStorageSizeBytes": deleted,
+        "OrphanedStorageSizeBytes": 0,
+        "MinStorageChargeBytes": 0,
+        "NumAPICalls": calls,
+        "UploadBytes": upload,
+        "DownloadBytes": download,
+        "StorageWroteBytes": upload,
+        "StorageReadBytes": download,
+        "NumGETCalls": calls // 2,
+        "NumPUTCalls": calls // 4,
+        "NumDELETECalls": 0,
+        "NumLISTCalls": calls - calls // 2 - calls // 4,
+        "NumHEADCalls": 0,
+        "DeleteBytes": 0,
+    }
+
+
+def wasabi(req: Request) -> Reply:
+    if req.method != "GET" or req.path not in (
+        "/v1/standalone/utilizations",
+        "/v1/standalone/utilizations/bucket",
+    ):
+        return not_found(req)
+    first, last = parse_date(req.param("from")), parse_date(req.param("to"))
+    if first is None or last is None:
+        return bad_request("from and to are required dates")
+    try:
+        page_num = int(req.param("pageNum") or 0)
+        page_size = min(int(req.param("pageSize") or WASABI_PAGE_SIZE_MAX), WASABI_PAGE_SIZE_MAX)
+    except ValueError:
+        return bad_request("pageNum and pageSize are integers")
+    # The Stats API reports a day once it has ended, from the previous month on.
+    oldest = previous_month_first(req.today)
+    days = [d for d in day_range(max(first, oldest), last) if d < req.today]
+    if req.path.endswith("/bucket"):
+        records = [wasabi_record(d, b) for d in days for b in sorted(WASABI_BUCKETS)]
+    else:
+        records = [wasabi_record(d, None) for d in days]
+    page = records[page_num * page_size : (page_num + 1) * page_size]
+    info = {
+        "RecordCount": len(records),
+        # Filled in on page 0 only; later pages say 0.
+        "PageCount": max(1, math.ceil(len(records) / page_size)) if page_num == 0 else 0,
+        "PageSize": page_size,
+        "PageNum": page_num,
+    }
+    return Reply.json({"PageInfo": info, "Records": page})
+
+
+# --- Wasabi (S3 bucket inventory) --------------------------------------------------------
+
+S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+
+def s3_xml(body: str, status: int = 200) -> Reply:
+    text = f'<?xml version="1.0" encoding="UTF-8"?>\n{body}'
+    return Reply(status, text.encode(), "application/xml")
+
+
+def s3_error(code: str, status: int) -> Reply:
+    return s3_xml(f"<Error><Code>{code}</Code><Message>fake: {code}</Message></Error>", status)
+
+
+def wasabi_s3(req: Request) -> Reply:
+    """ListBuckets and GetBucketLocation, path-style, as boto3 calls them (no signature check)."""
+    bucket = req.path.strip("/")
+    if req.method == "GET" and not bucket:
+        buckets = "".join(
+            f"<Bucket><Name>{name}</Name><CreationDate>2025-01-02T03:04:05.000Z</CreationDate>"
+            "</Bucket>"
+            for name in sorted(WASABI_BUCKET_REGIONS)
+        )
+        owner = "<Owner><ID>fake-owner</ID><DisplayName>fake</DisplayName></Owner>"
+        return s3_xml(
+            f'<ListAllMyBucketsResult xmlns="{S3_NS}">{owner}<Buckets>{buckets}</Buckets>'
+            "</ListAllMyBucketsResult>"
+        )
+    if req.method == "GET" and "location" in req.query and "/" not in bucket:
+        if bucket not in WASABI_BUCKET_REGIONS:
+            return s3_error("NoSuchBucket", 404)
+        region = WASABI_BUCKET_REGIONS[bucket]
+        return s3_xml(f'<LocationConstraint xmlns="{S3_NS}">{region}</LocationConstraint>')
+    return s3_error("NotImplemented", 501)
+
+
+# --- Cloudflare --------------------------------------------------------------------------
+
+
+def anchor_day_of(month_day: date) -> int:
+    return min(CLOUDFLARE_ANCHOR.day, days_in_month(month_day))
+
+
+def billing_period_start(day: date) -> date:
+    anchor = day.replace(day=anchor_day_of(day))
+    if anchor <= day:
+        return anchor
+    before = day.replace(day=1) - timedelta(days=1)
+    return before.replace(day=anchor_day_of(before))
+
+
+def cloudflare_record(charge: CloudflareCharge, day: date) -> dict[str, Any]:
+    start = midnight(day)
+    cost = number(charge.cost)
+    return {
+        "BilledCost": cost,
+        "BillingAccountId": CLOUDFLARE_ACCOUNT_ID,
+        "BillingAccountName": "Fake Account",
+        "BillingCurrency": "USD",
+        "BillingPeriodStart": iso_z(midnight(billing_period_start(day))),
+        "ChargeCategory": charge.category,
+        "ChargeClass": None,
+        "ChargeDescription": charge.service,
+        "ChargePeriodStart": iso_z(start),
+        "ChargePeriodEnd": iso_z(start + timedelta(days=1)),
+        "ConsumedQuantity": charge.quantity,
+        "ConsumedUnit": charge.unit,
+        "ContractedCost": cost,
+        "CumulatedContractedCost": cost,
+        "CumulatedPricingQuantity": charge.quantity,
+        "EffectiveCost": cost,
+        "HostProviderName": "Cloudflare",
+        "InvoiceIssuerName": "Cloudflare",
+        "ListCost": cost,
+        "PricingQuantity": charge.quantity,
+        "PricingUnit": charge.unit,
+        "ServiceName": charge.service,
+        "ServiceProviderName": "Cloudflare",
+        "ServiceFamilyName": charge.family,
+        "SubscriptionId": "fake-subscription",
+        "ZoneId": None,
+        "ZoneName": None,
+    }
+
+
+def envelope(result: Json, result_info: Json = None) -> Json:
+    body = {"success": True, "errors": [], "messages": [], "result": result}
+    if result_info is not None:
+        body["result_info"] = result_info
+    return body
+
+
+def cloudflare_graphql(req: Request) -> Reply:
+    try:
+        body = req.json()
+        query, variables = body["query"], body.get("variables") or {}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return Reply.json({"data": None, "errors": [{"message": "failed to parse request"}]})
+    if "viewer" not in str(query):
+        return Reply.json({"data": None, "errors": [{"message": "unknown query"}]})
+    if variables.get("accountTag") != CLOUDFLARE_ACCOUNT_ID:
+        return Reply.json({"data": {"viewer": {"accounts": []}}, "errors": None})
+    latest = req.now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    operations = {
+        "PutObject": 150_000,
+        "ListObjects": 20_000,
+        "GetObject": 2_500_000,
+        "HeadObject": 40_000,
+        "DeleteObject": 900,
+    }
+    storage = (
+        ("assets", latest, 5_000_000_000, 1_000_000),
+        ("eu_backups", latest - timedelta(hours=1), 200_000_000, 50_000),
+        ("assets", latest - timedelta(days=1), 4_000_000_000, 900_000),
+    )
+    account = {
+        "workers": [
+            {
+                "sum": {"requests": 1_200_000, "cpuTimeUs": 3_500_000},
+                "dimensions": {"scriptName": "api"},
+            },
+            {
+                "sum": {"requests": 300_000, "cpuTimeUs": 500_000},
+                "dimensions": {"scriptName": "cron"},
+            },
+        ],
+        "r2Operations": [
+            {"sum": {"requests": count}, "dimensions": {"actionType": action}}
+            for action, count in operations.items()
+        ],
+        "r2Storage": [
+            {
+                "max": {"payloadSize": payload, "metadataSize": metadata},
+                "dimensions": {"bucketName": bucket, "datetime": iso_z(moment)},
+            }
+            for bucket, moment, payload, metadata in storage
+        ],
+    }
+    return Reply.json({"data": {"viewer": {"accounts": [account]}}, "errors": None})
+
+
+def cloudflare(req: Request) -> Reply:
+    if req.method == "POST" and req.path == "/graphql":
+        return cloudflare_graphql(req)
+    account_path = f"/accounts/{CLOUDFLARE_ACCOUNT_ID}"
+    if req.method != "GET" or not req.path.startswith(account_path):
+        return not_found(req)
+    rest = req.path[len(account_path) :]
+    if rest == "/billable-usage/info":
+        anchor = iso_z(CLOUDFLARE_ANCHOR)
+        subscription = {
+            "id": "fake-subscription",
+            "billing_cycle_anchor_timestamp": anchor,
+            "start_timestamp": anchor,
+        }
+        return Reply.json(envelope({"covered": True, "subscriptions": [subscription]}))
+    if rest != "/billable-usage":
+        return not_found(req)
+    first, last = parse_date(req.param("from")), parse_date(req.param("to"))
+    if first is None or last is None:
+        return Reply.json(
+            {
+                "success": False,
+                "errors": [{"code": 1001, "message": "from and to are required"}],
+                "messages": [],
+                "result": None,
+            },
+            400,
+        )
+    records: list[dict[str, Any]] = []
+    # Cloudflare answers nothing unless the window holds a billing-cycle anchor day.
+    if any(d.day == anchor_day_of(d) for d in day_range(first, last)):
+        for charge in CLOUDFLARE_CHARGES:
+            day = record_day(req.today, charge.month, charge.n)
+            if first <= day <= last:
+                records.append(cloudflare_record(charge, day))
+        records.sort(key=lambda r: str(r["ChargePeriodStart"]))
+    try:
+        page = max(1, int(req.param("page") or 1))
+    except ValueError:
+        page = 1
+    total_pages = max(1, math.ceil(len(records) / CLOUDFLARE_PAGE_SIZE))
+    chunk = records[(page - 1) * CLOUDFLARE_PAGE_SIZE : page * CLOUDFLARE_PAGE_SIZE]
+    info = {
+        "page": page,
+        "per_page": CLOUDFLARE_PAGE_SIZE,
+        "count": len(chunk),
+        "total_count": len(records),
+        "total_pages": total_pages,
+    }
+    return Reply.json(envelope(chunk, info))
+
+
+# --- OpenAI ------------------------------------------------------------------------------
+
+
+def day_buckets(
+    req: Request, default_limit: int, max_limit: int
+) -> tuple[list[datetime], str | None] | Reply:
+    """The 1-day buckets of one OpenAI page (start_time/end_time/limit/page) and the next cursor."""
+    try:
+        start = datetime.fromtimestamp(int(req.param("start_time") or ""), UTC)
+        end_raw = req.param("end_time")
+        end = datetime.fromtimestamp(int(end_raw), UTC) if end_raw else req.now
+        limit = min(int(req.param("limit") or default_limit), max_limit)
+    except ValueError:
+        return bad_request("start_time (and end_time, limit) are unix seconds / integers")
+    if req.param("bucket_width") not in (None, "1d"):
+        return bad_request("the fake only serves bucket_width=1d")
+    cursor = req.param("page")
+    if cursor:
+        try:
+            start = datetime.fromtimestamp(int(base64.b64decode(cursor[5:]).decode()), UTC)
+        except ValueError:
+            return bad_request("unknown page cursor")
+    starts: list[datetime] = []
+    moment = start
+    while moment < end and len(starts) <= limit:
+        starts.append(moment)
+        moment += timedelta(days=1)
+    if len(starts) > limit:
+        following = starts.pop()
+        token = base64.b64encode(str(int(following.timestamp())).encode()).decode()
+        return starts, f"page_{token}"
+    return starts, None
+
+
+def openai_page(buckets: list[tuple[datetime, list[Json]]], next_page: str | None) -> Json:
+    return {
+        "object": "page",
+        "data": [
+            {
+                "object": "bucket",
+                "start_time": int(start.timestamp()),
+                "end_time": int((start + timedelta(days=1)).timestamp()),
+                "results": results,
+            }
+            for start, results in buckets
+        ],
+        "has_more": next_page is not None,
+        "next_page": next_page,
+    }
+
+
+def openai_costs(req: Request, starts: list[datetime]) -> list[tuple[datetime, list[Json]]]:
+    group_by = set(req.query.get("group_by", []))
+    buckets = []
+    for start in starts:
+        groups: dict[tuple[str | None, ...], list[OpenAICost]] = defaultdict(list)
+        for cost in OPENAI_COSTS:
+            if record_day(req.today, cost.month, cost.n) == start.date():
+                key = tuple(
+                    getattr(cost, name) if name in group_by else None
+                    for name in ("line_item", "project_id", "api_key_id")
+                )
+                groups[key].append(cost)
+        results = []
+        for (line_item, project_id, api_key_id), costs in groups.items():
+            quantities = [c.quantity for c in costs]
+            quantity = None if None in quantities else sum(q or 0 for q in quantities)
+            amount = sum((Decimal(c.amount) for c in costs), Decimal(0))
+            results.append(
+                {
+                    "object": "organization.costs.result",
+                    "amount": {"value": number(str(amount)), "currency": "usd"},
+                    "line_item": line_item,
+                    "project_id": project_id,
+                    "api_key_id": api_key_id,
+                    "quantity": quantity if line_item else None,
+                    "quantity_unit": "tokens" if line_item and quantity is not None else None,
+                }
+            )
+        buckets.append((start, results))
+    return buckets
+
+
+def openai_completions(req: Request, starts: list[datetime]) -> list[tuple[datetime, list[Json]]]:
+    group_by = set(req.query.get("group_by", []))
+    buckets = []
+    for start in starts:
+        groups: dict[str | None, list[OpenAIUsage]] = defaultdict(list)
+        for usage in OPENAI_USAGE:
+            if record_day(req.today, CURRENT, usage.n) == start.date():
+                groups[usage.model if "model" in group_by else None].append(usage)
+        results = [
+            {
+                "object": "organization.usage.completions.result",
+                "input_tokens": sum(u.input_tokens for u in rows),
+                "input_cached_tokens": sum(u.cached for u in rows),
+                "output_tokens": sum(u.output for u in rows),
+                "num_model_requests": sum(u.requests for u in rows),
+                "project_id": None,
+                "user_id": None,
+                "api_key_id": None,
+                "model": model,
+                "batch": None,
+            }
+            for model, rows in groups.items()
+        ]
+        buckets.append((start, results))
+    return buckets
+
+
+def openai(req: Request) -> Reply:
+    if req.method != "GET":
+        return not_found(req)
+    if req.path == "/organization/costs":
+        page = day_buckets(req, default_limit=7, max_limit=180)
+        build = openai_costs
+    elif req.path == "/organization/usage/completions":
+        page = day_buckets(req, default_limit=7, max_limit=31)
+        build = openai_completions
+    else:
+        return not_found(req)
+    if isinstance(page, Reply):
+        return page
+    starts, next_page = page
+    return Reply.json(openai_page(build(req, starts), next_page))
+
+
+# --- Anthropic ---------------------------------------------------------------------------
+
+
+def anthropic_buckets(req: Request) -> tuple[list[datetime], str | None] | Reply:
+    start, end = parse_time(req.param("starting_at")), parse_time(req.param("ending_at"))
+    if start is None:
+        return bad_request("starting_at is required (RFC 3339)")
+    end = end or req.now
+    try:
+        limit = min(int(req.param("limit") or 7), 31)
+    except ValueError:
+        return bad_request("limit is an integer")
+    if req.param("bucket_width") not in (None, "1d"):
+        return bad_request("the fake only serves bucket_width=1d")
+    cursor = req.param("page")
+    if cursor:
+        try:
+            resumed = parse_time(base64.b64decode(cursor[5:]).decode())
+        except ValueError:
+            resumed = None
+        if resumed is None:
+            return bad_request("unknown page cursor")
+        start = resumed
+    starts: list[datetime] = []
+    moment = midnight(start.date())
+    while moment < end and len(starts) <= limit:
+        starts.append(moment)
+        moment += timedelta(days=1)
+    if len(starts) > limit:
+        following = starts.pop()
+        return starts, "page_" + base64.b64encode(iso_z(following).encode()).decode()
+    return starts, None
+
+
+def anthropic_cost_row(cost: AnthropicCost) -> Json:
+    return {
+        "amount": cost.cents,
+        "context_window": "0-200k" if cost.model else None,
+        "cost_type": cost.cost_type,
+        "currency": "USD",
+        "description": cost.description,
+        "inference_geo": "global" if cost.model else None,
+        "model": cost.model,
+        "service_tier": "standard" if cost.model else None,
+        "token_type": cost.token_type,
+        "workspace_id": cost.workspace_id,
+    }
+
+
+def anthropic_usage_row(usage: AnthropicUsage) -> Json:
+    return {
+        "account_id": None,
+        "api_key_id": usage.api_key_id,
+        "cache_creation": {
+            "ephemeral_1h_input_tokens": usage.cache_1h,
+            "ephemeral_5m_input_tokens": usage.cache_5m,
+        },
+        "cache_read_input_tokens": usage.cache_read,
+        "context_window": None,
+        "inference_geo": None,
+        "model": usage.model,
+        "output_tokens": usage.output,
+        "server_tool_use": {"web_search_requests": 0},
+        "service_account_id": None,
+        "service_tier": None,
+        "uncached_input_tokens": usage.uncached,
+        "workspace_id": None,
+    }
+
+
+def anthropic(req: Request) -> Reply:
+    if req.headers.get("anthropic-version") is None:
+        return Reply.json(
+            {"type": "error", "error": {"type": "invalid_request_error", "message": "version"}},
+            400,
+        )
+    if req.method != "GET" or req.path not in (
+        "/v1/organizations/cost_report",
+        "/v1/organizations/usage_report/messages",
+    ):
+        return not_found(req)
+    page = anthropic_buckets(req)
+    if isinstance(page, Reply):
+        return page
+    starts, next_page = page
+    data = []
+    for start in starts:
+        if req.path.endswith("cost_report"):
+            results = [
+                anthropic_cost_row(c)
+                for c in ANTHROPIC_COSTS
+                if record_day(req.today, c.month, c.n) == start.date()
+            ]
+        else:
+            results = [
+                anthropic_usage_row(u)
+                for u in ANTHROPIC_USAGE
+                if record_day(req.today, CURRENT, u.n) == start.date()
+            ]
+        data.append(
+            {
+                "starting_at": iso_z(start),
+                "ending_at": iso_z(start + timedelta(days=1)),
+                "results": results,
+            }
+        )
+    return Reply.json({"data": data, "has_more": next_page is not None, "next_page": next_page})
+
+
+# --- OpenRouter --------------------------------------------------------------------------
+
+
+def openrouter_key(index: int, name: str, monthly: str, disabled: bool) -> Json:
+    digest = f"{index + 1:02d}" * 32
+    return {
+        "hash": digest,
+        "name": name,
+        "label": f"sk-or-v1-{digest[:3]}...{digest[-4:]}",
+        "disabled": disabled,
+        "limit": None,
+        "limit_remaining": None,
+        "limit_reset": None,
+        "include_byok_in_limit": False,
+        "usage": number(monthly) * 3,
+        "usage_daily": 0,
+        "usage_weekly": 0,
+        "usage_monthly": monthly if index % 2 else number(monthly),
+        "byok_usage": 0,
+        "byok_usage_daily": 0,
+        "byok_usage_weekly": 0,
+        "byok_usage_monthly": 0,
+        "created_at": "2026-01-20T11:00:00Z",
+        "updated_at": "2026-01-20T11:00:00Z",
+        "creator_user_id": "user_fake0001",
+        "expires_at": None,
+        "workspace_id": "fake-workspace",
+    }
+
+
+def openrouter(req: Request) -> Reply:
+    if req.method != "GET":
+        return not_found(req)
+    if req.path == "/credits":
+        return Reply.json({"data": OPENROUTER_CREDITS})
+    if req.path == "/activity":
+        # The last 30 completed UTC days; today is not included.
+        window = (req.today - timedelta(days=ACTIVITY_DAYS), req.today - timedelta(days=1))
+        rows = []
+        for item in OPENROUTER_ACTIVITY:
+            day = record_day(req.today, item.month, item.n)
+            if window[0] <= day <= window[1]:
+                rows.append(
+                    {
+                        "date": day.isoformat(),
+                        "model": item.model,
+                        "model_permaslug": item.permaslug,
+                        "endpoint_id": item.endpoint_id,
+                        "provider_name": item.provider,
+                        "usage": number(item.usage),
+                        "byok_usage_inference": 0,
+                        "requests": item.requests,
+                        "prompt_tokens": item.prompt,
+                        "completion_tokens": item.completion,
+                        "reasoning_tokens": item.reasoning,
+                    }
+                )
+        return Reply.json({"data": rows})
+    if req.path == "/keys":
+        try:
+            offset = int(req.param("offset") or 0)
+        except ValueError:
+            return bad_request("offset is an integer")
+        keys = [
+            openrouter_key(i, name, monthly, disabled)
+            for i, (name, monthly, disabled) in enumerate(OPENROUTER_KEYS)
+            if req.param("include_disabled") == "true" or not disabled
+        ]
+        return Reply.json({"data": keys[offset : offset + OPENROUTER_KEYS_PAGE]})
+    return not_found(req)
+
+
+HANDLERS: dict[str, Callable[[Request], Reply]] = {
+    WASABI_S3: wasabi_s3,
+    "vercel": vercel,
+    "supabase": supabase,
+    "wasabi": wasabi,
+    "cloudflare": cloudflare,
+    "openai": openai,
+    "anthropic": anthropic,
+    "openrouter": openrouter,
+}
+
+CREDENTIALS: dict[str, tuple[str, str]] = {
+    "vercel": ("Authorization", f"Bearer {VERCEL_TOKEN}"),
+    "supabase": ("Authorization", f"Bearer {SUPABASE_TOKEN}"),
+    "wasabi": ("Authorization", f"{WASABI_ACCESS_KEY}:{WASABI_SECRET_KEY}"),
+    "cloudflare": ("Authorization", f"Bearer {CLOUDFLARE_TOKEN}"),
+    "openai": ("Authorization", f"Bearer {OPENAI_ADMIN_KEY}"),
+    "anthropic": ("x-api-key", ANTHROPIC_ADMIN_KEY),
+    "openrouter": ("Authorization", f"Bearer {OPENROUTER_API_KEY}"),
+}
+
+
+def authorised(provider: str, headers: Message) -> bool:
+    if provider == WASABI_S3:  # AWS Signature V4: only the access key id is checked
+        return f"Credential={WASABI_ACCESS_KEY}/" in (headers.get("Authorization") or "")
+    header, expected = CREDENTIALS[provider]
+    return headers.get(header) == expected
+
+
+def unauthorised(provider: str) -> Reply:
+    if provider == WASABI_S3:
+        return s3_error("InvalidAccessKeyId", 403)
+    if provider == "cloudflare":
+        error = {"code": 10000, "message": "Authentication error"}
+        return Reply.json(
+            {"success": False, "errors": [error], "messages": [], "result": None}, 403
+        )
+    return Reply.json({"error": {"message": "fake: missing or wrong credentials"}}, 401)
+
+
+# --- the server ----------------------------------------------------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
+    timeout = 30  # an idle keep-alive connection ends after this
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        reply = self.server.fake.handle(self.command, self.path, self.headers, body)
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeProviders
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return  # the client hung up (e.g. a timeout in a fault test): not news
+        super().handle_error(request, client_address)
+
+
+class FakeProviders:
+    """The fake billing APIs of every HTTP provider, on one local port.
+
+    Options (attributes, change them at any time):
+      latency_s  seconds every request waits before it is answered (benchmarks), default 0;
+      clock      returns "now" (UTC); the data is dated from it. Default: the real time.
+    Methods: `fail(provider, status)` / `heal()`, `requests_for(provider)`, `reset_counts()`,
+    `base_url(provider)`, `env()`, `write_config(path, budgets)`, `exporter_env(tmp_path)`.
+    """
+
+    def __init__(
+        self, *, latency_s: float = 0.0, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self.latency_s = latency_s
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.requests: Counter[str] = Counter()
+        """Requests per path (without the query), e.g. `/vercel/v1/billing/charges`."""
+        self._failures: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # lifecycle
+
+    def start(self) -> FakeProviders:
+        if self._server is not None:
+            return self
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-providers",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> FakeProviders:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # addresses
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the fake provider server is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def base_url(self, provider: str) -> str:
+        """What `<PROVIDER>_BASE_URL` should be: the collector appends the API path to it."""
+        return f"{self.url}/{provider}{BASE_PATHS[provider]}"
+
+    # options
+
+    def fail(self, provider: str, status: int = 500) -> None:
+        """Answer every request of `provider` with `status` (429/5xx carry Retry-After: 0).
+
+        "wasabi" covers its S3 inventory too."""
+        if provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {provider!r} (known: {', '.join(PROVIDERS)})")
+        with self._lock:
+            self._failures[provider] = status
+
+    def heal(self, provider: str | None = None) -> None:
+        """Stop failing `provider` (all providers when None)."""
+        with self._lock:
+            if provider is None:
+                self._failures.clear()
+            else:
+                self._failures.pop(provider, None)
+
+    def requests_for(self, provider: str) -> int:
+        prefix = f"/{provider}/"
+        with self._lock:
+            return sum(n for path, n in self.requests.items() if path.startswith(prefix))
+
+    @property
+    def total_requests(self) -> int:
+        with self._lock:
+            return sum(self.requests.values())
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    # configuration for the exporter
+
+    def env(self, providers: Iterable[str] = PROVIDERS) -> dict[str, str]:
+        """Environment variables that point `providers` at this server, with dummy credentials."""
+        wanted = set(providers)
+        unknown = wanted - set(PROVIDERS)
+        if unknown:
+            raise ValueError(f"unknown providers {sorted(unknown)}")
+        per_provider = {
+            "vercel": {
+                "VERCEL_API_TOKEN": VERCEL_TOKEN,
+                "VERCEL_TEAM_ID": VERCEL_TEAM_ID,
+                "VERCEL_BASE_URL": self.base_url("vercel"),
+            },
+            "supabase": {
+                "SUPABASE_ACCESS_TOKEN": SUPABASE_TOKEN,
+                "SUPABASE_PROJECT_REF": SUPABASE_REF,
+                "SUPABASE_PLAN": SUPABASE_PLAN,
+                "SUPABASE_BASE_URL": self.base_url("supabase"),
+            },
+            "wasabi": {
+                "WASABI_ACCESS_KEY": WASABI_ACCESS_KEY,
+                "WASABI_SECRET_KEY": WASABI_SECRET_KEY,
+                "WASABI_STATS_URL": self.base_url("wasabi"),
+                "WASABI_ENDPOINT_URL": f"{self.url}/{WASABI_S3}",
+            },
+            "cloudflare": {
+                "CLOUDFLARE_API_TOKEN": CLOUDFLARE_TOKEN,
+                "CLOUDFLARE_ACCOUNT_ID": CLOUDFLARE_ACCOUNT_ID,
+                "CLOUDFLARE_BASE_URL": self.base_url("cloudflare"),
+            },
+            "openai": {
+                "OPENAI_ADMIN_KEY": OPENAI_ADMIN_KEY,
+                "OPENAI_BASE_URL": self.base_url("openai"),
+            },
+            "anthropic": {
+                "ANTHROPIC_ADMIN_KEY": ANTHROPIC_ADMIN_KEY,
+                "ANTHROPIC_BASE_URL": self.base_url("anthropic"),
+            },
+            "openrouter": {
+                "OPENROUTER_API_KEY": OPENROUTER_API_KEY,
+                "OPENROUTER_BASE_URL": self.base_url("openrouter"),
+            },
+        }
+        env: dict[str, str] = {}
+        for provider in PROVIDERS:
+            if provider in wanted:
+                env |= per_provider[provider]
+        return env
+
+    def config(
+        self,
+        budgets: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        manual: bool = True,
+        providers: Iterable[str] = PROVIDERS,
+        wasabi_inventory: bool = False,
+    ) -> dict[str, Any]:
+        """The YAML config as data: see `write_config`."""
+        example = example_config()
+        chosen = set(providers)
+        accounts: dict[str, list[dict[str, Any]]] = {}
+        if manual:
+            accounts["manual"] = manual_accounts(chosen)
+        for provider in PROVIDERS:
+            if provider in chosen:
+                account: dict[str, Any] = {"base_url": self.base_url(provider)}
+                if provider == "wasabi":
+                    account["inventory"] = wasabi_inventory
+                accounts[provider] = [account]
+        return {
+            "reporting_currency": example.get("reporting_currency", "USD"),
+            "fx_rates": example.get("fx_rates") or {},
+            "budgets": [dict(b) for b in budgets or ()],
+            "providers": accounts,
+        }
+
+    def write_config(
+        self,
+        path: Path,
+        budgets: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        manual: bool = True,
+        providers: Iterable[str] = PROVIDERS,
+        wasabi_inventory: bool = False,
+    ) -> Path:
+        """Write a config file enabling `providers` against this server; returns `path`.
+
+        Each provider gets `base_url`; Wasabi also `inventory: false` unless `wasabi_inventory`
+        (the fake answers the S3 inventory too, but boto3 makes a collection ~0.5 s slower).
+        Credentials and the other settings still come from `env()`. The reporting currency and FX rates are those
+        of exporter/config.example.yml; `manual` adds its fixed bills too (less those in
+        REPORTED_BY_COLLECTOR: the Supabase plan fee). `budgets` is written as given,
+        e.g. `[{"provider": "vercel", "monthly": 20, "usage_limits": {"function_invocations": 1}}]`.
+        """
+        data = self.config(
+            budgets, manual=manual, providers=providers, wasabi_inventory=wasabi_inventory
+        )
+        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return path
+
+    def exporter_env(
+        self,
+        tmp_path: Path,
+        budgets: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        manual: bool = True,
+        providers: Iterable[str] = PROVIDERS,
+        wasabi_inventory: bool = False,
+        **extra: str,
+    ) -> dict[str, str]:
+        """A whole environment for the exporter: `env()`, `write_config` into `tmp_path`
+        (COST_CONFIG_FILE), COST_STATE_DIR in `tmp_path`, PATH, and `extra` on top."""
+        chosen = list(providers)
+        config = self.write_config(
+            tmp_path / "fake-providers.yml",
+            budgets,
+            manual=manual,
+            providers=chosen,
+            wasabi_inventory=wasabi_inventory,
+        )
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            **self.env(chosen),
+            "COST_CONFIG_FILE": str(config),
+            "COST_STATE_DIR": str(tmp_path / "state"),
+            **extra,
+        }
+
+    # answering
+
+    def handle(self, method: str, raw_path: str, headers: Message, body: bytes) -> Reply:
+        parts = urlsplit(raw_path)
+        path = parts.path
+        with self._lock:
+            self.requests[path] += 1
+            failures = dict(self._failures)
+        if self.latency_s > 0:
+            time.sleep(self.latency_s)
+        provider = path.split("/")[1] if path.startswith("/") else ""
+        prefix = f"/{provider}{BASE_PATHS.get(provider, '')}"
+        request = Request(
+            method=method,
+            path=path[len(prefix) :] if path.startswith(prefix) else path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers=headers,
+            body=body,
+            now=self.clock().astimezone(UTC),
+        )
+        if provider not in HANDLERS or not (path == prefix or path.startswith(prefix + "/")):
+            return not_found(request)
+        failing = "wasabi" if provider == WASABI_S3 else provider
+        if failing in failures:
+            status = failures[failing]
+            retry = (("Retry-After", "0"),) if status == 429 or status >= 500 else ()
+            body_ = json.dumps({"error": f"fake: injected HTTP {status}"}).encode()
+            return Reply(status, body_, headers=retry)
+        if not authorised(provider, headers):
+            return unauthorised(provider)
+        try:
+            return HANDLERS[provider](request)
+        except Exception as exc:  # a bug in the fake: say so instead of hanging up
+            return Reply.json({"error": f"fake: {type(exc).__name__}: {exc}"}, 500)
+
+
+@pytest.fixture
+def fake_providers() -> Iterator[FakeProviders]:
+    """A running FakeProviders, stopped after the test.
+
+    Register it in a conftest.py: `from tests.fake_providers import fake_providers  # noqa: F401`
+    (imported into a test module, ruff calls the parameter a redefinition, F811). Or start one
+    yourself, e.g. in a module-scoped fixture: `with FakeProviders(latency_s=0.02) as fake: ...`.
+    """
+    with FakeProviders() as fake:
+        yield fake
