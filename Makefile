@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit check-config audit golden clean
+.PHONY: help run test lint typecheck unit check-config bench audit golden clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,8 +26,8 @@ run: $(STAMP) ## run the exporter on :9210 with the bundled example config (no c
 test: lint typecheck unit ## everything CI runs: lint, types, unit + end-to-end tests
 
 lint: $(STAMP) ## ruff lint and format check
-	$(BIN)/ruff check exporter tests grafana
-	$(BIN)/ruff format --check exporter tests grafana
+	$(BIN)/ruff check exporter tests grafana bench
+	$(BIN)/ruff format --check exporter tests grafana bench
 
 typecheck: $(STAMP) ## mypy --strict over the package
 	$(BIN)/mypy
@@ -37,6 +37,9 @@ unit: $(STAMP) ## pytest (real prometheus/alertmanager end-to-end tests included
 
 check-config: $(STAMP) ## validate the config named by COST_CONFIG_FILE
 	$(BIN)/cost-exporter check-config
+
+bench: $(STAMP) ## benchmarks: scrape, refresh, footprint (prints figures; see bench/RESULTS.md)
+	$(BIN)/python -m bench
 
 audit: $(STAMP) ## pip-audit over the locked dependencies (needs network access to the advisory DB)
 	$(BIN)/pip install --quiet pip-audit

@@ -356,6 +356,33 @@ def trends(layout: Layout, unit: str) -> list[dict[str, Any]]:
     ]
 
 
+def daily_burn(layout: Layout, unit: str) -> list[dict[str, Any]]:
+    return [
+        row(layout, "Daily burn"),
+        panel(
+            layout,
+            "stat",
+            "Yesterday per provider, next to its daily cap",
+            "Spend of the last complete UTC day per provider (a leaked key or a runaway agent "
+            "shows here within a day), and the daily cap from the config where one is set. "
+            "DailySpendHigh fires when a day goes over its cap.",
+            [
+                target(
+                    "A", f"sum by (provider) (cost_last_day{{{SEL}}})", "{{provider}} yesterday"
+                ),
+                target(
+                    "B", f"sum by (provider) (cost_daily_budget{{{SEL}}})", "{{provider}} daily cap"
+                ),
+            ],
+            unit,
+            24,
+            5,
+            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "textMode": "value_and_name"},
+            links=[{"title": "Runbook", "url": f"{RUNBOOK}#dailyspendhigh", "targetBlank": True}],
+        ),
+    ]
+
+
 def ai(layout: Layout, unit: str) -> list[dict[str, Any]]:
     table = {
         "transformations": [{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
@@ -532,7 +559,13 @@ def health(layout: Layout) -> list[dict[str, Any]]:
 def dashboard(currency: str = "USD") -> dict[str, Any]:
     layout = Layout()
     unit = money_unit(currency)
-    panels = overview(layout, unit) + trends(layout, unit) + ai(layout, unit) + health(layout)
+    panels = (
+        overview(layout, unit)
+        + daily_burn(layout, unit)
+        + trends(layout, unit)
+        + ai(layout, unit)
+        + health(layout)
+    )
     return {
         "uid": UID,
         "title": "Costs",

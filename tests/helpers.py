@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cost_exporter import health
-from cost_exporter.catalog import Family
+from cost_exporter.catalog import DAILY_SPEND, Family
 from cost_exporter.http_client import HttpClient, RetryPolicy
 from cost_exporter.providers.base import Context, ProviderSpec
 from cost_exporter.samples import Sample
@@ -80,3 +80,26 @@ def total(samples: Iterable[Sample], family: Family, **match: str) -> Decimal:
         ),
         Decimal(0),
     )
+
+
+async def run_history(
+    spec: ProviderSpec[Any], config: Config, start: datetime, end: datetime, now: datetime = NOW
+) -> list[Sample]:
+    """The provider's history over [start, end) for the one account of `config`."""
+    assert spec.history is not None, f"{spec.name} has no history"
+    [entry] = config.accounts
+    http = fast_http()
+    try:
+        return await spec.history(entry.config, Context(http=http, now=now), start, end)
+    finally:
+        await http.aclose()
+
+
+def by_day(samples: Iterable[Sample], family: Family | None = None) -> dict[str, Decimal]:
+    """{day: amount} of the daily spend (or another family with a `day` label)."""
+    found: dict[str, Decimal] = {}
+    for s in samples:
+        if s.family is (family or DAILY_SPEND):
+            day = s.label("day") or ""
+            found[day] = found.get(day, Decimal(0)) + s.value
+    return found

@@ -1,4 +1,4 @@
-"""The HTTP face: `/metrics`, `POST /refresh`, `/healthz` and the status page.
+"""The HTTP face: `/metrics`, `POST /refresh`, `/healthz`, the status page and its JSON.
 
 Every handler reads what the refresher already holds; none calls a provider
 except `/refresh`, which is single-flight and rate-limited so nobody can make
@@ -13,13 +13,12 @@ import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from cost_exporter import __version__, statuspage
+from cost_exporter import __version__, statuspage, summary
 from cost_exporter.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 from cost_exporter.refresher import Refresher
 
@@ -105,13 +104,16 @@ def create_app(refresher: Refresher, *, run_scheduler: bool = True) -> FastAPI:
                     headers={"Retry-After": str(retry_after)},
                 )
             gate.last_started = time.monotonic()
+        # A collection already running means this call waits for it rather than
+        # starting a second one in parallel.
+        joined = refresher.refreshing
         job = refresher.start(providers)
         if not wait:
             background.add(job)
             job.add_done_callback(background.discard)
-            return JSONResponse({"status": "started"}, status_code=202)
+            return JSONResponse({"status": "started", "joined": joined}, status_code=202)
         result = await asyncio.shield(job)
-        return JSONResponse({"status": "done", "accounts": result.summary()})
+        return JSONResponse({"status": "done", "joined": joined, "accounts": result.summary()})
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -120,8 +122,13 @@ def create_app(refresher: Refresher, *, run_scheduler: bool = True) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     async def status_page() -> HTMLResponse:
-        now = datetime.now(UTC)
-        return HTMLResponse(statuspage.render(refresher.snapshot, refresher.config, now))
+        page = statuspage.render(summary.from_refresher(refresher))
+        return HTMLResponse(page, headers=statuspage.HEADERS)
+
+    @app.get("/api/summary")
+    async def api_summary() -> JSONResponse:
+        body = summary.to_json(summary.from_refresher(refresher))
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     return app
 

@@ -141,6 +141,16 @@ DAILY_SPEND = Family(
     monthly=False,
     internal=True,
 )
+DAILY_SERVICE_SPEND = Family(
+    "cost_daily_service_spend",
+    Kind.GAUGE,
+    "Spend of one UTC day per service (label `day`, YYYY-MM-DD), from a provider's history; "
+    "the backfill rebuilds cost_month_to_date and cost_previous_month from it.",
+    ("provider", "account", "day", "service_name", "currency", "source"),
+    money=True,
+    monthly=False,
+    internal=True,
+)
 LAST_DAY = _money(
     "cost_last_day",
     "Spend of the last complete UTC day (see cost_last_day_timestamp_seconds for which day).",
@@ -299,6 +309,7 @@ ALL: tuple[Family, ...] = (
     BUCKET_USAGE,
     CREDIT_BALANCE,
     DAILY_SPEND,
+    DAILY_SERVICE_SPEND,
     LAST_DAY,
     LAST_DAY_TIMESTAMP,
     DAILY_BUDGET,

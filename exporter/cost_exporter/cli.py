@@ -1,4 +1,4 @@
-"""`cost-exporter`: serve (the default), check-config, collect --once, providers."""
+"""`cost-exporter`: serve (the default), check-config, collect --once, backfill, providers."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import TextIO
 
 import structlog
 
-from cost_exporter import __version__, catalog, logs
+from cost_exporter import __version__, backfill, catalog, logs
 from cost_exporter.errors import ConfigError
 from cost_exporter.exposition import collect_series
 from cost_exporter.http_client import HttpClient, RetryPolicy
@@ -28,6 +28,9 @@ from cost_exporter.settings import (
 )
 
 log = structlog.get_logger("cost_exporter")
+# Prometheus drops blocks older than its retention (400d in compose, DECISIONS.md):
+# more months than that only help with a longer retention.
+MAX_BACKFILL_MONTHS = 24
 
 
 def parser() -> argparse.ArgumentParser:
@@ -46,8 +49,31 @@ def parser() -> argparse.ArgumentParser:
         "collect", help="run every collector and print what it found (nothing is saved)"
     )
     collect.add_argument("--once", action="store_true", help="collect once and exit (required)")
+    backfill = commands.add_parser(
+        "backfill",
+        help="write daily spend history as OpenMetrics for promtool tsdb create-blocks-from",
+    )
+    backfill.add_argument(
+        "--months",
+        type=_months,
+        default=12,
+        help="months before this one to read (default 12; each API's own limit applies)",
+    )
+    backfill.add_argument(
+        "--output", default="-", help="OpenMetrics file to write (default: standard output)"
+    )
+    backfill.add_argument(
+        "--provider", action="append", help="only this provider (repeat for several)"
+    )
     commands.add_parser("providers", help="list the providers this build supports")
     return root
+
+
+def _months(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_BACKFILL_MONTHS:
+        raise argparse.ArgumentTypeError(f"between 1 and {MAX_BACKFILL_MONTHS}")
+    return value
 
 
 def load(env: Mapping[str, str], args: argparse.Namespace) -> tuple[ExporterSettings, Config]:
@@ -82,6 +108,18 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 0
     if command == "collect":
         return asyncio.run(collect_once(settings, config, sys.stdout))
+    if command == "backfill":
+        return asyncio.run(
+            backfill.run(
+                config,
+                settings,
+                months=args.months,
+                output=args.output,
+                providers=args.provider,
+                stdout=sys.stdout,
+                stderr=sys.stderr,
+            )
+        )
     return serve(settings, config, env, args)
 
 

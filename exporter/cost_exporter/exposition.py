@@ -2,8 +2,10 @@
 
 `/metrics` only hands out the bytes rendered here, so a scrape never calls a
 provider and costs the same whether one provider or twenty are configured.
-Caps (budgets, usage limits) and FX rates come from the current config, not
-from the snapshot, so a changed cap shows at once after a reload.
+Caps (budgets, daily caps, usage limits) and FX rates come from the current
+config, not from the snapshot, so a changed cap shows at once after a reload.
+`cost_last_day` is derived here, for every provider alike, from the daily
+spend the providers report.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import gzip
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from prometheus_client import CollectorRegistry
@@ -112,6 +114,9 @@ def _add_provider_samples(
     collected_at = datetime.fromtimestamp(state.last_success, UTC)
     current = same_month(collected_at, now)
     mtd_by_account: dict[tuple[str, str], list[tuple[str, Decimal]]] = defaultdict(list)
+    daily_by_account: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
+        lambda: defaultdict(Decimal)
+    )
     for sample in state.samples:
         family = sample.family
         # Figures of an earlier month would pass last month's total off as this
@@ -133,16 +138,48 @@ def _add_provider_samples(
             mtd_by_account[(labels["provider"], labels["account"])].append(
                 (labels["source"], value)
             )
+        elif family is catalog.DAILY_SPEND:
+            daily_by_account[(labels["provider"], labels["account"])][labels["day"]] += value
     for (provider, account), amounts in mtd_by_account.items():
         key = (provider, account, config.reporting_currency)
         series[catalog.FORECAST_MONTH_END][key] += forecast.month_end(amounts, collected_at)
+    for (provider, account), days in daily_by_account.items():
+        _add_last_day(series, provider, account, days, collected_at.date(), config)
+
+
+def _add_last_day(
+    series: Series,
+    provider: str,
+    account: str,
+    days: dict[str, Decimal],
+    collected_on: date,
+    config: Config,
+) -> None:
+    """cost_last_day: the latest day before the collection day (a day still running is
+    not complete). No daily figure, no series: never a 0 that means unknown."""
+    complete: dict[date, Decimal] = {}
+    for label, amount in days.items():
+        try:
+            day = date.fromisoformat(label)
+        except ValueError:  # a provider bug must not break the page
+            continue
+        if day < collected_on:
+            complete[day] = amount
+    if not complete:
+        return
+    day = max(complete)
+    series[catalog.LAST_DAY][(provider, account, config.reporting_currency)] = complete[day]
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    series[catalog.LAST_DAY_TIMESTAMP][(provider, account)] = Decimal(int(midnight.timestamp()))
 
 
 def _add_caps(series: Series, config: Config) -> None:
     for budget in config.budgets:
+        key = (budget.provider, budget.account, config.reporting_currency)
         if budget.monthly is not None:
-            key = (budget.provider, budget.account, config.reporting_currency)
             series[catalog.BUDGET][key] = budget.monthly
+        if budget.daily is not None:
+            series[catalog.DAILY_BUDGET][key] = budget.daily
         for metric_name, limit in budget.usage_limits.items():
             series[catalog.USAGE_LIMIT][(budget.provider, budget.account, metric_name)] = limit
 

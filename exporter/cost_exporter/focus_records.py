@@ -82,7 +82,10 @@ def parse_timestamp(raw: Any) -> datetime:
         raise BadRecord(f"ChargePeriodStart {text!r} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC time
+        raise BadRecord(f"ChargePeriodStart {text!r} is out of range") from None
 
 
 def parse_tags(raw: Any) -> dict[str, str]:

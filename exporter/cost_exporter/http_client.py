@@ -6,12 +6,18 @@ and jitter, honours `Retry-After`, and gives up after a bounded number of
 attempts. Every failure leaves as a `CollectorError` with a countable reason;
 its message names the method, host and path, never headers or query values
 that might hold a credential.
+
+Nothing a provider sends can make the exporter unbounded: a buffered body is
+read in chunks and refused past `max_response_bytes` (counted after
+decompression, so a gzip bomb stops there too), a streamed body is split
+into lines of at most `max_line_chars`, and `paginate` stops after
+`max_pages` pages or at the first cursor that repeats.
 """
 
 from __future__ import annotations
 
 import email.utils
-import json
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +37,15 @@ from cost_exporter.errors import CollectorError, reason_for_status
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 Params = Mapping[str, Any] | list[tuple[str, Any]] | None
+MiB = 1024 * 1024
+# Far above any billing answer (a month of daily buckets is kilobytes), far below harm.
+MAX_RESPONSE_BYTES = 32 * MiB
+MAX_LINE_CHARS = 1 * MiB
+# 100 pages at the largest page sizes the APIs allow is years of daily buckets.
+MAX_PAGES = 100
+MAX_CURSOR_CHARS = 4096
+# Headers that describe the encoded body; dropped once the body is decoded.
+_ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 @dataclass(frozen=True)
@@ -53,9 +68,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -74,6 +91,8 @@ class HttpClient:
         *,
         timeout_s: float = 30.0,
         retry: RetryPolicy | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        max_line_chars: int = MAX_LINE_CHARS,
     ) -> None:
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s),
@@ -81,6 +100,8 @@ class HttpClient:
             follow_redirects=False,
         )
         self.retry = retry or RetryPolicy()
+        self.max_response_bytes = max_response_bytes
+        self.max_line_chars = max_line_chars
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -112,18 +133,32 @@ class HttpClient:
 
         Retries apply until the response starts; a stream cut halfway fails
         with reason `connection` rather than yielding a silently short month.
+        Memory is bounded by the longest line, which may not pass
+        `max_line_chars`; the collection timeout bounds the stream's length.
         """
         response: httpx.Response | None = None
         async for attempt in self._retrying():
             with attempt:
                 response = await self._once("GET", url, params, headers, None, stream=True)
         assert response is not None
+        where = describe(response.request)
+        pending = ""
         try:
-            async for line in response.aiter_lines():
-                yield line
+            async for text in response.aiter_text():
+                *lines, pending = (pending + text).split("\n")
+                for line in lines:
+                    yield line.removesuffix("\r")
+                if len(pending) > self.max_line_chars:
+                    message = f"{where}: a line longer than {self.max_line_chars} characters"
+                    raise CollectorError("parse", message)
+            if pending := pending.removesuffix("\r"):
+                yield pending
         except httpx.TransportError as exc:
-            message = f"{describe(response.request)}: stream cut ({type(exc).__name__})"
-            raise CollectorError("connection", message) from None
+            raise CollectorError(
+                "connection", f"{where}: stream cut ({type(exc).__name__})"
+            ) from None
+        except httpx.DecodingError:
+            raise CollectorError("parse", f"{where}: body does not decode") from None
         finally:
             await response.aclose()
 
@@ -147,18 +182,33 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         next_cursor: Callable[[Any], str | None],
         cursor_param: str = "page",
-        max_pages: int = 1000,
+        max_pages: int = MAX_PAGES,
     ) -> AsyncIterator[Any]:
-        """Yield each decoded page; `next_cursor(page)` returns the next cursor or None."""
+        """Yield each decoded page; `next_cursor(page)` returns the next cursor or None.
+
+        A cursor that comes back a second time, or more than `max_pages` pages,
+        fails with reason `parse`: a server stuck in a loop costs a bounded
+        number of requests, never the whole collection timeout of them.
+        """
         query = dict(params)
+        parsed = httpx.URL(url)
+        where = f"GET {parsed.host}{parsed.path}"
+        seen: set[str] = set()
         for _ in range(max_pages):
             page = await self.get_json(url, params=query, headers=headers)
             yield page
-            cursor = next_cursor(page)
+            try:
+                cursor = next_cursor(page)
+            except (AttributeError, KeyError, TypeError, ValueError):
+                raise CollectorError("parse", f"{where}: page has no readable cursor") from None
             if not cursor:
                 return
+            cursor = str(cursor)
+            if len(cursor) > MAX_CURSOR_CHARS or cursor in seen:
+                raise CollectorError("parse", f"{where}: the page cursor repeats or is garbage")
+            seen.add(cursor)
             query[cursor_param] = cursor
-        raise CollectorError("parse", f"GET {url}: more than {max_pages} pages, giving up")
+        raise CollectorError("parse", f"{where}: more than {max_pages} pages, giving up")
 
     def _retrying(self) -> AsyncRetrying:
         backoff = wait_exponential_jitter(
@@ -202,7 +252,10 @@ class HttpClient:
             method, url, params=params, headers=headers, json=json_body
         )
         try:
-            response = await self._client.send(request, stream=stream)
+            # Always streamed: a body is read only as far as the size limit allows.
+            response = await self._client.send(request, stream=True)
+            if response.is_success and not stream:
+                return await self._buffered(response)
         except httpx.TimeoutException:
             raise _Retryable(
                 CollectorError("timeout", f"{describe(request)}: timed out"), None
@@ -210,10 +263,12 @@ class HttpClient:
         except httpx.TransportError as exc:
             message = f"{describe(request)}: connection failed ({type(exc).__name__})"
             raise _Retryable(CollectorError("connection", message), None) from None
+        except httpx.DecodingError:
+            message = f"{describe(request)}: body does not decode (bad Content-Encoding)"
+            raise CollectorError("parse", message) from None
         if response.is_success:
             return response
-        if stream:
-            await response.aclose()
+        await response.aclose()
         error = CollectorError(
             reason_for_status(response.status_code),
             f"{describe(request)}: HTTP {response.status_code}",
@@ -223,11 +278,47 @@ class HttpClient:
             raise _Retryable(error, retry_after)
         raise error
 
+    async def _buffered(self, response: httpx.Response) -> httpx.Response:
+        """The response with its decoded body in memory, or CollectorError past the limit."""
+        limit = self.max_response_bytes
+        where = describe(response.request)
+        too_large = CollectorError("parse", f"{where}: response larger than {_size(limit)}")
+        try:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise too_large  # refused before a byte of it is read
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in _ENCODING_HEADERS
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=b"".join(chunks),
+            request=response.request,
+            extensions=response.extensions,
+        )
+
+
+def _size(limit: int) -> str:
+    return f"{limit // MiB} MiB" if limit >= MiB and limit % MiB == 0 else f"{limit} bytes"
+
 
 def decode_json(response: httpx.Response) -> Any:
+    """The decoded JSON body: an empty body is `empty`, anything unreadable `parse`."""
+    where = describe(response.request)
+    if not response.content.strip():
+        raise CollectorError("empty", f"{where}: HTTP {response.status_code} with an empty body")
     try:
         return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise CollectorError(
-            "parse", f"{describe(response.request)}: response is not valid JSON"
-        ) from None
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, huge ints
+        raise CollectorError("parse", f"{where}: response is not valid JSON") from None

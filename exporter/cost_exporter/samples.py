@@ -19,11 +19,17 @@ class BadAmount(ValueError):
     """A provider sent something that is not a number."""
 
 
+# Amounts reach 1e24 at most: far above any bill, byte count or token count (1e24 bytes
+# is a million exabytes), far below where Decimal arithmetic overflows or a float is inf.
+MAX_DIGITS = 24
+
+
 def to_decimal(raw: Any) -> Decimal:
     """Parse a provider amount (int, float, numeric string) exactly.
 
     Floats go through `str` so 0.1 stays 0.1 instead of 0.1000000000000000055.
-    Booleans, None and non-finite values are refused: they never mean money.
+    Booleans, None, non-finite values and absurd magnitudes are refused: they never
+    mean money, and "1e999999" would overflow the first sum it joins.
     """
     if raw is None or isinstance(raw, bool):
         raise BadAmount(f"not an amount: {raw!r}")
@@ -33,6 +39,8 @@ def to_decimal(raw: Any) -> Decimal:
         raise BadAmount(f"not an amount: {raw!r}") from exc
     if not value.is_finite():
         raise BadAmount(f"not a finite amount: {raw!r}")
+    if value and value.adjusted() >= MAX_DIGITS:
+        raise BadAmount(f"not a plausible amount: {str(raw)[:40]!r}")
     return value
 
 

@@ -58,6 +58,8 @@ def _read_secret_file(where: str, path: str) -> str:
     except OSError as exc:
         # The path is not secret; the content is never printed.
         raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
+    except ValueError:  # not UTF-8 text, or a NUL in the path
+        raise ConfigError(f"{where}: {path!r} is not a readable text file") from None
 
 
 # --- exporter settings (environment only) ----------------------------------------
@@ -81,6 +83,7 @@ class ExporterSettings(BaseModel):
     http_timeout_s: float = Field(30, gt=0)
     log_level: str = "info"
     log_format: str = Field("json", pattern="^(json|console)$")
+    grafana_url: str | None = Field(None, pattern="^https?://")
 
 
 _SETTINGS_ENV = {
@@ -97,6 +100,7 @@ _SETTINGS_ENV = {
     "http_timeout_s": "COST_HTTP_TIMEOUT_S",
     "log_level": "COST_LOG_LEVEL",
     "log_format": "COST_LOG_FORMAT",
+    "grafana_url": "COST_GRAFANA_URL",
 }
 
 
@@ -143,11 +147,13 @@ class HttpAccountConfig(AccountConfig):
 
 
 class Budget(Strict):
-    """Absolute caps for one provider account: money per month and usage limits."""
+    """Absolute caps for one provider account: money per month and per day, usage limits."""
 
     provider: str
     account: str = "default"
     monthly: Decimal | None = Field(None, ge=0)
+    daily: Decimal | None = Field(None, ge=0)
+    """Cap on the spend of one complete UTC day (cost_daily_budget); off unless set."""
     usage_limits: dict[str, Decimal] = Field(default_factory=dict)
 
     @field_validator("usage_limits")

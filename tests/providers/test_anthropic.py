@@ -24,7 +24,16 @@ from cost_exporter.providers.anthropic import (
 from cost_exporter.providers.base import Context
 from cost_exporter.samples import Sample
 from cost_exporter.settings import Config
-from tests.helpers import NOW, config_for, fixture_json, run_provider, total, values
+from tests.helpers import (
+    NOW,
+    by_day,
+    config_for,
+    fixture_json,
+    run_history,
+    run_provider,
+    total,
+    values,
+)
 
 SECRET = "sk-ant-admin01-test-secret-value"
 COST_URL = re.compile(r"https://api\.anthropic\.com/v1/organizations/cost_report\?.*")
@@ -109,9 +118,12 @@ async def test_on_the_first_of_the_month_only_the_cost_report_is_read(
     httpx_mock.add_response(url=COST_URL, json={"data": [], "has_more": False})
     [outcome] = await run_provider(PROVIDER, env_config(), datetime(2026, 11, 1, 1, tzinfo=UTC))
     samples = outcome.samples or ()
-    # The 1st of November: October is complete, November has no finished day.
+    # The 1st of November: October is complete (and so are its days), November has no
+    # finished day.
     assert total(samples, catalog.PREVIOUS_MONTH) == Decimal("760.0025")
-    assert not [s for s in samples if s.family is not catalog.PREVIOUS_MONTH]
+    assert total(samples, catalog.DAILY_SPEND) == Decimal("760.0025")
+    monthly = (catalog.PREVIOUS_MONTH, catalog.DAILY_SPEND)
+    assert not [s for s in samples if s.family not in monthly]
     assert not httpx_mock.get_requests(url=USAGE_URL)
 
 
@@ -151,6 +163,40 @@ async def test_previous_month_sums_the_october_buckets(httpx_mock: HTTPXMock) ->
         (("service_name", "Claude Sonnet 4 usage"), ("source", "api")): Decimal("750.0025"),
         (("service_name", "Web search"), ("source", "api")): Decimal("10"),
     }
+
+
+async def test_daily_spend_of_the_day_buckets_adds_up_to_each_month(
+    httpx_mock: HTTPXMock,
+) -> None:
+    mock_reports(httpx_mock)
+    samples = await collect_ok(env_config())
+    daily = by_day(samples)
+    november = sum(v for day, v in daily.items() if day.startswith("2026-11"))
+    october = sum(v for day, v in daily.items() if day.startswith("2026-10"))
+    assert november == total(samples, catalog.MONTH_TO_DATE) > 0
+    assert october == total(samples, catalog.PREVIOUS_MONTH) == Decimal("760.0025")
+    assert max(daily) < "2026-11-23"  # only complete days
+
+
+async def test_history_reads_the_cost_report_by_description_in_31_day_pages(
+    httpx_mock: HTTPXMock,
+) -> None:
+    for name in COST_PAGES:
+        httpx_mock.add_response(url=COST_URL, json=fixture_json("anthropic", name))
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)
+    samples = await run_history(PROVIDER, env_config(), start, end)
+    first, second = httpx_mock.get_requests()
+    assert first.url.params["starting_at"] == "2026-10-01T00:00:00Z"
+    assert first.url.params["ending_at"] == "2026-11-23T00:00:00Z"
+    assert first.url.params.get_list("group_by[]") == ["description"]
+    assert (first.url.params["limit"], first.url.params["bucket_width"]) == ("31", "1d")
+    assert second.url.params["page"] == "page_MjAyNi0xMS0wMVQwMDowMDowMFo="
+    expected = fixture_cents("cost_report_page1.json", "2026-1") + fixture_cents(
+        "cost_report_page2.json", "2026-1"
+    )
+    assert sum(by_day(samples).values()) == expected
+    per_service = values(samples, catalog.DAILY_SERVICE_SPEND)
+    assert sum(per_service.values()) == expected
 
 
 async def test_spend_is_one_series_per_model_line_or_tool(httpx_mock: HTTPXMock) -> None:

@@ -8,7 +8,7 @@ the previous month from 2026-09-05 (the billing-cycle anchor rule).
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,16 @@ from cost_exporter import catalog
 from cost_exporter.errors import ConfigError
 from cost_exporter.providers import cloudflare
 from cost_exporter.settings import Config
-from tests.helpers import NOW, config_for, fixture_json, run_provider, total, values
+from tests.helpers import (
+    NOW,
+    by_day,
+    config_for,
+    fixture_json,
+    run_history,
+    run_provider,
+    total,
+    values,
+)
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 TOKEN = "cf-token-very-secret-1234"
@@ -82,7 +91,7 @@ async def test_a_normal_month_gives_spend_by_service_and_workers_and_r2_usage(
         "Workers Standard CPU Time": Decimal("1.2"),
         "R2 Class A Operations": Decimal("0.9"),
     }
-    assert {s.label("source") for s in samples if s.family.money} == {"api"}
+    assert {s.label("source") for s in samples if "source" in s.family.labels} == {"api"}
     assert {s.currency for s in samples if s.family.money} == {"USD"}
     assert usage(samples) == {
         "workers_requests": Decimal(1_500_000),
@@ -142,6 +151,50 @@ async def test_pages_are_followed_until_result_info_says_the_last_one(
     ]
     assert pages == [None, "2", None]
     assert total(outcome.samples or (), catalog.MONTH_TO_DATE) == Decimal("3.00")
+
+
+async def test_daily_spend_groups_each_months_records_by_day_and_adds_up_to_it(
+    httpx_mock: HTTPXMock,
+) -> None:
+    mock_spend(httpx_mock)
+    httpx_mock.add_response(url=GRAPHQL, method="POST", json=fx("graphql_usage.json"))
+    [outcome] = await run_provider(cloudflare.PROVIDER, env_config(), NOW)
+    samples = outcome.samples or ()
+    # Each window's records outside its month (20 Oct, 30 Sep, 1 Nov) are not counted twice.
+    assert by_day(samples) == {
+        "2026-10-05": Decimal(5),
+        "2026-10-06": Decimal(5),
+        "2026-10-31": Decimal("-2.5"),
+        "2026-11-02": Decimal("0.45"),
+        "2026-11-03": Decimal("0.45"),
+        "2026-11-04": Decimal("1.2"),
+        "2026-11-05": Decimal("0.9"),
+    }
+    daily = by_day(samples)
+    november = sum(v for day, v in daily.items() if day.startswith("2026-11"))
+    october = sum(v for day, v in daily.items() if day.startswith("2026-10"))
+    assert november == total(samples, catalog.MONTH_TO_DATE) == Decimal(3)
+    assert october == total(samples, catalog.PREVIOUS_MONTH) == Decimal("7.5")
+
+
+async def test_history_reads_one_anchored_window_per_month(httpx_mock: HTTPXMock) -> None:
+    # October from the anchor on 5 Sep, November from 5 Oct: the live windows again.
+    mock_spend(httpx_mock)
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)
+    samples = await run_history(cloudflare.PROVIDER, env_config(), start, end)
+    assert sum(by_day(samples).values()) == Decimal("10.5")
+    per_service = values(samples, catalog.DAILY_SERVICE_SPEND)
+    key = (("day", "2026-10-31"), ("service_name", "Credit"), ("source", "api"))
+    assert per_service[key] == Decimal("-2.5")
+    assert not [r for r in httpx_mock.get_requests() if r.url.path.endswith("/graphql")]
+
+
+async def test_history_of_an_account_cloudflare_does_not_cover_is_empty(
+    httpx_mock: HTTPXMock,
+) -> None:
+    httpx_mock.add_response(url=INFO, json=fx("info_not_covered.json"))
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)
+    assert await run_history(cloudflare.PROVIDER, env_config(), start, end) == []
 
 
 async def test_a_free_account_with_no_charges_shows_a_zero_not_an_error(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,17 @@ from pytest_httpx import HTTPXMock
 from cost_exporter import catalog
 from cost_exporter.providers import openai
 from cost_exporter.samples import Sample
-from tests.helpers import NOW, config_for, fixture_json, fixture_text, run_provider, total, values
+from tests.helpers import (
+    NOW,
+    by_day,
+    config_for,
+    fixture_json,
+    fixture_text,
+    run_history,
+    run_provider,
+    total,
+    values,
+)
 
 KEY = "sk-admin-test-9f8e7d6c5b4a"
 BASE = "https://api.openai.com/v1"
@@ -345,6 +356,49 @@ async def test_a_month_with_only_empty_buckets_exports_no_spend_series(
     httpx_mock.add_response(url=USAGE, match_params=TOKENS, json=empty)
     samples = await collect(tmp_path)
     assert samples == ()
+
+
+async def test_daily_spend_comes_from_the_day_buckets_and_adds_up_to_each_month(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    mock_api(httpx_mock)
+    samples = await collect(tmp_path)
+    daily = by_day(samples)
+    # The bucket of the 3rd has no result: no spend, no sample (never a 0 for unknown).
+    assert sorted(daily) == ["2026-10-01", "2026-10-02", "2026-11-01", "2026-11-02", "2026-11-04"]
+    november = sum(v for day, v in daily.items() if day.startswith("2026-11"))
+    october = sum(v for day, v in daily.items() if day.startswith("2026-10"))
+    assert november == total(samples, catalog.MONTH_TO_DATE) == Decimal("8.947654")
+    assert october == total(samples, catalog.PREVIOUS_MONTH) == Decimal("36.25")
+
+
+async def test_history_walks_the_costs_in_pages_of_180_day_buckets_by_line_item(
+    httpx_mock: HTTPXMock,
+) -> None:
+    start, end = datetime(2025, 11, 1, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)
+    window = {
+        "bucket_width": "1d",
+        "start_time": str(int(start.timestamp())),
+        "end_time": str(int(end.timestamp())),
+        "group_by": "line_item",
+        "limit": "180",
+    }
+    first = {**fixture_json("openai", "costs_previous.json"), "has_more": True, "next_page": "p2"}
+    httpx_mock.add_response(url=COSTS, match_params=window, json=first)
+    second = fixture_json("openai", "costs_current_page2.json")
+    httpx_mock.add_response(url=COSTS, match_params={**window, "page": "p2"}, json=second)
+    config = config_for(openai.PROVIDER, env={"OPENAI_ADMIN_KEY": KEY})
+    samples = await run_history(openai.PROVIDER, config, start, end)
+    assert by_day(samples) == {
+        "2026-10-01": Decimal("30.75"),
+        "2026-10-02": Decimal("5.5"),
+        "2026-11-04": fixture_amounts("costs_current_page2.json"),
+    }
+    per_service = values(samples, catalog.DAILY_SERVICE_SPEND)
+    assert sum(per_service.values()) == Decimal("36.25") + fixture_amounts(
+        "costs_current_page2.json"
+    )
+    assert {dict(k)["source"] for k in per_service} == {"api"}
 
 
 def test_the_spec_example_usage_row_parses_to_uncached_input() -> None:

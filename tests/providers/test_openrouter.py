@@ -16,7 +16,17 @@ from cost_exporter.health import Outcome
 from cost_exporter.providers import openrouter
 from cost_exporter.providers.base import Context
 from cost_exporter.samples import Sample
-from tests.helpers import NOW, config_for, fast_http, fixture_json, run_provider, total, values
+from tests.helpers import (
+    NOW,
+    by_day,
+    config_for,
+    fast_http,
+    fixture_json,
+    run_history,
+    run_provider,
+    total,
+    values,
+)
 
 SECRET = "sk-or-v1-management-0123456789abcdef"
 BASE = "https://openrouter.ai/api/v1"
@@ -182,6 +192,33 @@ async def test_previous_month_is_left_out_while_its_last_day_is_not_in_the_repor
     mock_account(httpx_mock)
     samples = samples_of(await collect(DEC_1))
     assert values(samples, catalog.PREVIOUS_MONTH) == {}
+
+
+async def test_daily_spend_is_the_activity_per_day_and_adds_up_to_the_month_to_date(
+    httpx_mock: HTTPXMock,
+) -> None:
+    mock_account(httpx_mock)
+    samples = samples_of(await collect())
+    daily = by_day(samples)
+    rows = fixture_json("openrouter", "activity.json")["data"]
+    assert sorted(daily) == sorted({r["date"] for r in rows})
+    november = sum(v for day, v in daily.items() if day.startswith("2026-11"))
+    assert november == total(samples, catalog.MONTH_TO_DATE) == activity_sum("2026-11")
+    # October's days count for cost_last_day even though its month is left out.
+    assert daily["2026-10-31"] == Decimal("0.875")
+
+
+async def test_history_is_the_30_day_activity_window_per_day(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=ACTIVITY, json=fixture_json("openrouter", "activity.json"))
+    start, end = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)
+    config = config_for(openrouter.PROVIDER, env=ENV)
+    samples = await run_history(openrouter.PROVIDER, config, start, end)
+    assert openrouter.PROVIDER.history_days == 30
+    assert sum(by_day(samples).values()) == activity_sum("2026-11")
+    assert {
+        (dict(k)["service_name"], dict(k)["source"])
+        for k in values(samples, catalog.DAILY_SERVICE_SPEND)
+    } == {("Inference", "api")}
 
 
 def test_the_window_covers_a_month_only_when_it_reaches_back_to_its_first_day() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +14,16 @@ from cost_exporter.health import Outcome
 from cost_exporter.providers import vercel
 from cost_exporter.providers.vercel import usage_metric
 from cost_exporter.samples import Sample
-from tests.helpers import NOW, config_for, fixture_text, run_provider, total, values
+from tests.helpers import (
+    NOW,
+    by_day,
+    config_for,
+    fixture_text,
+    run_history,
+    run_provider,
+    total,
+    values,
+)
 
 TOKEN = "vercel-token-do-not-leak"
 ENV = {"VERCEL_API_TOKEN": TOKEN, "VERCEL_TEAM_ID": "team_123"}
@@ -222,6 +232,64 @@ async def test_a_timeout_counts_as_timeout(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_exception(httpx.ReadTimeout("slow"), url=CURRENT, is_reusable=True)
     outcome = await collect()
     assert outcome.error_reason == "timeout"
+
+
+# --- daily spend and history ------------------------------------------------------
+
+
+TODAY_LINE = (
+    '{"BilledCost":0.5,"BillingCurrency":"USD","ChargeCategory":"Usage",'
+    '"ChargePeriodStart":"2026-11-23T00:00:00.000Z","ChargePeriodEnd":"2026-11-24T00:00:00.000Z",'
+    '"ServiceName":"Function Invocations","ConsumedQuantity":1000,"ConsumedUnit":"Invocations"}'
+)
+
+
+async def test_daily_spend_of_completed_days_adds_up_to_the_month_to_date(
+    httpx_mock: HTTPXMock,
+) -> None:
+    current = fixture_text("vercel", "charges_current.jsonl") + TODAY_LINE + "\n"
+    serve(httpx_mock, current, fixture_text("vercel", "charges_previous.jsonl"))
+    samples = samples_of(await collect())
+    daily = by_day(samples)
+    november = {day: v for day, v in daily.items() if day.startswith("2026-11")}
+    # Today (the 23rd) is still running: in the month to date, not a complete day.
+    assert november == {
+        "2026-11-01": Decimal(20),
+        "2026-11-20": Decimal("1.84"),
+        "2026-11-21": Decimal("3.35"),  # 0.60 + 0.15 + 3.60 - 1.00 credit
+    }
+    assert sum(november.values()) + Decimal("0.5") == total(samples, catalog.MONTH_TO_DATE)
+    october = sum(v for day, v in daily.items() if day.startswith("2026-10"))
+    assert october == total(samples, catalog.PREVIOUS_MONTH) == Decimal("27.5")
+    assert {s.currency for s in samples if s.family is catalog.DAILY_SPEND} == {"USD"}
+
+
+async def test_history_reads_at_most_a_year_per_request_and_splits_spend_by_day_and_service(
+    httpx_mock: HTTPXMock,
+) -> None:
+    start, end = datetime(2025, 11, 1, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)
+    windows = [
+        ("2025-11-01T00:00:00.000Z", "2026-11-01T00:00:00.000Z", "charges_previous.jsonl"),
+        ("2026-11-01T00:00:00.000Z", "2026-11-23T00:00:00.000Z", "charges_current.jsonl"),
+    ]
+    for first, to, name in windows:
+        params = {"from": first, "to": to, "teamId": "team_123"}
+        url = str(httpx.URL(CHARGES, params=params))
+        httpx_mock.add_response(url=url, text=fixture_text("vercel", name), headers=JSONL)
+    config = config_for(vercel.PROVIDER, env=ENV)
+    samples = await run_history(vercel.PROVIDER, config, start, end)
+    daily = by_day(samples)
+    assert daily["2026-10-01"] == Decimal(20)
+    assert daily["2026-11-21"] == Decimal("3.35")
+    assert sum(daily.values()) == Decimal("27.5") + Decimal("25.19")
+    per_service = values(samples, catalog.DAILY_SERVICE_SPEND)
+    key = (
+        ("day", "2026-11-21"),
+        ("service_name", "Function Invocations"),
+        ("source", "api"),
+    )
+    assert per_service[key] == Decimal("-0.4")  # 0.60 of invocations, 1.00 credit
+    assert sum(per_service.values()) == sum(daily.values())
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import copy
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,16 @@ from cost_exporter import catalog
 from cost_exporter.errors import CollectorError
 from cost_exporter.providers import wasabi
 from cost_exporter.settings import Config
-from tests.helpers import NOW, config_for, fixture_json, run_provider, total, values
+from tests.helpers import (
+    NOW,
+    by_day,
+    config_for,
+    fixture_json,
+    run_history,
+    run_provider,
+    total,
+    values,
+)
 
 STATS = "https://stats.wasabisys.com"
 ACCESS, SECRET = "WASABIACCESSKEY0001", "wasabi-secret-0123456789abcdef"
@@ -138,6 +147,44 @@ async def test_the_previous_month_is_priced_from_its_own_days(
     # 2 TB all through October's 31 days: exactly twice the TB-month price.
     assert total(samples, catalog.PREVIOUS_MONTH, source="estimated") == Decimal("13.98")
     assert total(samples, catalog.MONTH_TO_DATE) == 0
+
+
+@pytest.mark.parametrize("current", ["account_current.json", "account_small.json"])
+async def test_daily_shares_of_the_estimate_add_up_to_the_month_to_date_on_every_day(
+    httpx_mock: HTTPXMock, tmp_path: Path, current: str
+) -> None:
+    mock_months(httpx_mock, current=current, previous="account_previous.json")
+    [outcome] = await run_provider(wasabi.PROVIDER, stats_only(tmp_path), NOW)
+    samples = outcome.samples or ()
+    daily = by_day(samples)
+    november = {day: v for day, v in daily.items() if day.startswith("2026-11")}
+    assert len(november) == 22
+    assert sum(november.values()) == total(samples, catalog.MONTH_TO_DATE)
+    october = sum(v for day, v in daily.items() if day.startswith("2026-10"))
+    assert october == total(samples, catalog.PREVIOUS_MONTH) == Decimal("13.98")
+    assert min(daily.values()) >= 0
+    # Every prefix is the estimate the exporter would have shown after that day.
+    records = [
+        wasabi.parse_record(r, bucket=False) for r in fixture_json("wasabi", current)["Records"]
+    ]
+    for count in (1, 7, 22):
+        prefix = sum(list(november.values())[:count], Decimal(0))
+        expected = wasabi.estimate_spend(records[:count], 30, Decimal("6.99"), Decimal(1))
+        assert prefix == expected
+
+
+async def test_history_prices_one_month_of_account_records_per_request(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    mock_months(httpx_mock, current="account_current.json", previous="account_previous.json")
+    start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)
+    samples = await run_history(wasabi.PROVIDER, stats_only(tmp_path), start, end)
+    assert sum(by_day(samples).values()) == Decimal("13.98") + Decimal("8.708375")
+    services = {
+        (dict(k)["service_name"], dict(k)["source"])
+        for k in values(samples, catalog.DAILY_SERVICE_SPEND)
+    }
+    assert services == {("Storage", "estimated")}
 
 
 async def test_an_empty_month_accrues_nothing_and_reports_no_usage(

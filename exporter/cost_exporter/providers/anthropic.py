@@ -11,6 +11,8 @@ dedicated key stored as a Docker secret.
     cost_ai_tokens{provider="anthropic",account="default",model="claude-sonnet-4-20250514",token_type="cached_input"} 3000000
     cost_ai_spend_by_api_key{provider="anthropic",account="default",api_key="apikey_01Rj2N8S",currency="USD",source="estimated"} 12.15
 
+Daily spend (`cost_last_day`, the backfill's history) sums the cost report's
+day buckets per service.
 The cost report has no per-key grouping, so per-key spend is estimated from
 tokens x the shipped price table at standard list prices (no batch discount,
 no server tools) and labelled `source="estimated"`; tokens of models missing
@@ -22,7 +24,7 @@ not exported. The Claude Code report is not read (see the README).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,6 +34,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from cost_exporter import catalog, periods, pricing
 from cost_exporter.breakdowns import top_n
+from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError
 from cost_exporter.providers.base import Context, ProviderSpec
 from cost_exporter.samples import BadAmount, Money, Sample, to_decimal
@@ -221,6 +224,13 @@ def cost_samples(
     return samples
 
 
+def daily_spend(rows: Iterable[CostRow]) -> DailySpend:
+    days = DailySpend()
+    for row in rows:
+        days.add(utc_day(row.day), row.service_name, Money(row.usd, "USD"))
+    return days
+
+
 def usage_samples(
     rows: list[UsageRow], prices: Mapping[str, pricing.ModelPrice], keep: int
 ) -> list[Sample]:
@@ -302,15 +312,29 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
     if periods.completed_days(ctx.now):  # on the 1st no day of the month has ended yet
         usage_rows = await _rows(config, ctx, USAGE_PATH, usage_params, parse_usage_page)
     prices = pricing.prices_for("anthropic", config.ai_prices)
-    return cost_samples(
-        cost_rows, ctx.month_start, ctx.previous_month_start, config.top_n
-    ) + usage_samples(usage_rows, prices, config.top_n)
+    return (
+        cost_samples(cost_rows, ctx.month_start, ctx.previous_month_start, config.top_n)
+        + usage_samples(usage_rows, prices, config.top_n)
+        + daily_spend(cost_rows).completed(utc_day(ctx.now))
+    )
+
+
+async def history(config: Config, ctx: Context, start: datetime, end: datetime) -> list[Sample]:
+    """Daily spend per service over [start, end), in pages of 31 day buckets."""
+    params = {
+        "starting_at": rfc3339(start),
+        "ending_at": rfc3339(end),
+        "group_by[]": ["description"],
+    }
+    rows = await _rows(config, ctx, COST_PATH, params, parse_cost_page)
+    return daily_spend(rows).history(utc_day(start), utc_day(end))
 
 
 PROVIDER = ProviderSpec(
     name="anthropic",
     config_model=Config,
     collect=collect,
+    history=history,
     summary="Claude API spend (cost report), tokens and cache savings (usage report).",
     env={"admin_key": "ANTHROPIC_ADMIN_KEY", "base_url": "ANTHROPIC_BASE_URL"},
 )

@@ -1,10 +1,12 @@
 """The collector seam: what a provider is and what it is handed.
 
 A provider is a module with a pydantic `Config` (one account), an async
-`collect(config, ctx)` returning `Sample`s, and a `PROVIDER = ProviderSpec(...)`
-line that the registry lists. It knows nothing about Prometheus, the HTTP
-server or scheduling; timing, error counting and keeping the last good
-values are the health wrapper's job (`cost_exporter.health`).
+`collect(config, ctx)` returning `Sample`s, optionally an async
+`history(config, ctx, start, end)` for the backfill, and a
+`PROVIDER = ProviderSpec(...)` line that the registry lists. It knows nothing
+about Prometheus, the HTTP server or scheduling; timing, error counting and
+keeping the last good values are the health wrapper's job
+(`cost_exporter.health`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class Context:
 
 
 Collect = Callable[[C, Context], Awaitable[list[Sample]]]
+History = Callable[[C, Context, datetime, datetime], Awaitable[list[Sample]]]
+"""`history(config, ctx, start, end)`: `DAILY_SPEND` and `DAILY_SERVICE_SPEND` of the
+UTC days in [start, end), read at the API's largest page size (cost-exporter backfill)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,10 @@ class ProviderSpec(Generic[C]):
     collect: Collect[C]
     summary: str
     env: Mapping[str, str] = field(default_factory=dict)
+    history: History[C] | None = None
+    """Daily spend over a date range, for the backfill; None when the API has no history."""
+    history_days: int | None = None
+    """How many days before today the history reaches (None: as far back as asked)."""
 
     def env_spec(self) -> ProviderEnv:
         return ProviderEnv(name=self.name, config_model=self.config_model, env=dict(self.env))

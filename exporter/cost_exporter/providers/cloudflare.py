@@ -29,6 +29,9 @@ next to per-service ones, so nothing overlaps. An account Cloudflare does not
 cover (`covered: false`, e.g. an Enterprise contract), or a month whose every
 record was unreadable, exports no spend at all: a 0 there would mean unknown.
 
+Daily spend (`cost_last_day`, the backfill's history, one month per window) sums
+`BilledCost` by the UTC day of `ChargePeriodStart`.
+
 GraphQL reports errors with HTTP 200 in `errors`; they fail the collection.
 """
 
@@ -44,9 +47,10 @@ from typing import Any
 from pydantic import Field, SecretStr, model_validator
 
 from cost_exporter import catalog
+from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError
 from cost_exporter.focus_records import BadRecord, FocusRecord, parse_record, parse_timestamp
-from cost_exporter.periods import days_in_month
+from cost_exporter.periods import days_in_month, month_start, next_month_start
 from cost_exporter.providers.base import Context, ProviderSpec
 from cost_exporter.samples import BadAmount, Money, Sample, to_decimal
 from cost_exporter.settings import HttpAccountConfig
@@ -230,7 +234,16 @@ async def fetch_month(
     return month
 
 
-async def collect_spend(config: Config, ctx: Context, headers: Mapping[str, str]) -> list[Sample]:
+def daily_spend(*months: MonthRecords) -> DailySpend:
+    days = DailySpend()
+    for month in months:
+        for record in month.records:
+            money = Money(record.billed_cost, record.currency)
+            days.add(record.charge_period_start.date(), record.service_name, money)
+    return days
+
+
+async def coverage_of(config: Config, ctx: Context, headers: Mapping[str, str]) -> Coverage:
     info_url = f"{config.base_url}/accounts/{config.account_id}/billable-usage/info"
     body = await ctx.http.get_json(info_url, headers=headers)
     coverage = parse_info(unwrap(body, "GET billable-usage/info"), ctx)
@@ -238,6 +251,12 @@ async def collect_spend(config: Config, ctx: Context, headers: Mapping[str, str]
         ctx.log.warning(
             "cloudflare_account_not_covered", detail="no billable usage; spend left out"
         )
+    return coverage
+
+
+async def collect_spend(config: Config, ctx: Context, headers: Mapping[str, str]) -> list[Sample]:
+    coverage = await coverage_of(config, ctx, headers)
+    if not coverage.covered:
         return []
     this_month, last_month = ctx.month_start.date(), ctx.previous_month_start.date()
     anchors = coverage.anchor_days
@@ -245,9 +264,31 @@ async def collect_spend(config: Config, ctx: Context, headers: Mapping[str, str]
     previous = await fetch_month(config, ctx, headers, last_month, this_month, anchors)
     seen = [r.currency for r in current.records + previous.records]
     currency = seen[0] if seen else DEFAULT_CURRENCY
-    return spend_samples(catalog.MONTH_TO_DATE, current, currency) + spend_samples(
-        catalog.PREVIOUS_MONTH, previous, currency
+    return (
+        spend_samples(catalog.MONTH_TO_DATE, current, currency)
+        + spend_samples(catalog.PREVIOUS_MONTH, previous, currency)
+        + daily_spend(previous, current).completed(utc_day(ctx.now))
     )
+
+
+async def history(config: Config, ctx: Context, start: datetime, end: datetime) -> list[Sample]:
+    """Daily spend per service over [start, end), one calendar month per window (each
+    window starts at the billing-cycle anchor, as for the live figures)."""
+    if not config.billing:
+        return []
+    headers = {"Authorization": f"Bearer {config.token.get_secret_value()}"}
+    coverage = await coverage_of(config, ctx, headers)
+    if not coverage.covered:
+        return []
+    days = DailySpend()
+    month = month_start(start)
+    while month < end:
+        following = next_month_start(month)
+        until = min(following, end).date()
+        records = await fetch_month(config, ctx, headers, month.date(), until, coverage.anchor_days)
+        days.update(daily_spend(records))
+        month = following
+    return days.history(utc_day(start), utc_day(end))
 
 
 # --- usage (GraphQL) ----------------------------------------------------------------
@@ -392,6 +433,7 @@ PROVIDER = ProviderSpec(
     name="cloudflare",
     config_model=Config,
     collect=collect,
+    history=history,
     summary="Spend from the Billable Usage API; Workers and R2 usage from GraphQL Analytics.",
     env={
         "token": "CLOUDFLARE_API_TOKEN",

@@ -112,7 +112,7 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
     totals: Totals = defaultdict(lambda: defaultdict(Decimal))
     if config.path is not None:
         for file in await asyncio.to_thread(local_files, config.path):
-            data = await asyncio.to_thread(file.read_bytes)
+            data = await asyncio.to_thread(read_local, file)
             add_up(parse_csv(str(file), data, ctx, config.provider_label), totals)
     else:
         folder = await asyncio.to_thread(S3Folder, config)
@@ -132,6 +132,14 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
                 Sample.of(family, money, provider=provider, service_name=service, source="api")
             )
     return samples
+
+
+def read_local(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:  # permissions, a file removed meanwhile: the operator's to fix
+        reason = exc.strerror or type(exc).__name__
+        raise CollectorError("config", f"{file}: cannot read ({reason})") from None
 
 
 def local_files(root: Path) -> list[Path]:

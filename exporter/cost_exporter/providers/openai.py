@@ -14,6 +14,8 @@ a Docker secret (`OPENAI_ADMIN_KEY_FILE`).
     cost_ai_spend_by_project{provider="openai",account="default",project="proj_abc123",currency="USD"} 3.50
     cost_ai_tokens{provider="openai",account="default",model="gpt-4o-mini-2024-07-18",token_type="cached_input"} 1200000
 
+Each cost keeps its bucket's UTC day: daily spend per line item feeds
+`cost_last_day` and the backfill's history (one walk of 180-bucket pages).
 The Costs API has no model grouping, so `cost_ai_spend_by_model` is an
 estimate (tokens x the shipped price table, `source="estimated"`) that ignores
 batch discounts and prices audio/image tokens as text.
@@ -24,13 +26,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import Field, SecretStr
 
 from cost_exporter import breakdowns, catalog, pricing
+from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError
 from cost_exporter.providers.base import Context, ProviderSpec
 from cost_exporter.samples import BadAmount, Money, Sample, to_decimal
@@ -69,6 +72,8 @@ class Cost:
     project: str
     api_key: str
     amount: Money
+    day: date | None = None
+    """The UTC day of the cost's 1d bucket (None if the bucket gave no readable start)."""
 
 
 @dataclass
@@ -108,13 +113,14 @@ def _count(result: Mapping[str, Any], key: str, default: Decimal | None = None) 
     return value
 
 
-def parse_cost(result: Mapping[str, Any]) -> Cost:
+def parse_cost(result: Mapping[str, Any], day: date | None = None) -> Cost:
     amount = result["amount"]
     return Cost(
         line_item=_label(result.get("line_item")),
         project=_label(result.get("project_id")),
         api_key=_label(result.get("api_key_id")),
         amount=Money.of(amount["value"], amount.get("currency") or "usd"),
+        day=day,
     )
 
 
@@ -138,16 +144,27 @@ def parse_tokens(result: Mapping[str, Any]) -> tuple[str, Tokens]:
     return _label(result.get("model")), tokens
 
 
-def results(page: Any, ctx: Context) -> Iterator[Any]:
-    """The result rows of one page; a bucket without a result list is skipped, not fatal."""
+def results(page: Any, ctx: Context) -> Iterator[tuple[date | None, Any]]:
+    """(bucket day, result row) of one page; a bucket without a result list is skipped."""
     if not isinstance(page, dict) or not isinstance(page.get("data"), list):
         raise CollectorError("parse", "OpenAI answered without a `data` list of buckets")
     for bucket in page["data"]:
         rows = bucket.get("results") if isinstance(bucket, dict) else None
         if isinstance(rows, list):
-            yield from rows
+            day = _bucket_day(bucket.get("start_time"))
+            for row in rows:
+                yield day, row
         else:
             ctx.skip("openai_bucket", f"not a bucket with results: {bucket!r}")
+
+
+def _bucket_day(start_time: Any) -> date | None:
+    if isinstance(start_time, bool) or not isinstance(start_time, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(start_time, UTC).date()
+    except (OverflowError, OSError, ValueError):  # a start_time past year 9999
+        return None
 
 
 def _next_page(page: Any) -> str | None:
@@ -160,18 +177,19 @@ async def fetch(
     config: Config,
     ctx: Context,
     path: str,
-    parse: Callable[[Mapping[str, Any]], T],
+    parse: Callable[[Mapping[str, Any], date | None], T],
     params: Mapping[str, Any],
 ) -> list[T]:
-    """Every row of every page, parsed; a malformed row is counted and left out."""
+    """Every row of every page, parsed with its bucket's day; a malformed row is counted
+    and left out."""
     headers = {"Authorization": f"Bearer {config.admin_key.get_secret_value()}"}
     url, parsed = f"{config.base_url}{path}", []
     async for page in ctx.http.paginate(
         url, params=params, headers=headers, next_cursor=_next_page
     ):
-        for row in results(page, ctx):
+        for day, row in results(page, ctx):
             try:
-                parsed.append(parse(row))
+                parsed.append(parse(row, day))
             except (KeyError, TypeError, AttributeError, BadAmount) as exc:
                 ctx.skip(f"openai {path}", f"{type(exc).__name__}: {exc}")
     return parsed
@@ -205,6 +223,14 @@ def spend_samples(current: list[Cost], previous: list[Cost], config: Config) -> 
                 labels = {label: value, **extra}
                 samples.append(Sample.of(family, Money(amount, currency), **labels))
     return samples
+
+
+def daily_spend(costs: Iterable[Cost]) -> DailySpend:
+    days = DailySpend()
+    for cost in costs:
+        if cost.day is not None:
+            days.add(cost.day, cost.line_item, cost.amount)
+    return days
 
 
 def estimated_spend(tokens: Tokens, price: pricing.ModelPrice) -> Decimal:
@@ -263,17 +289,30 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
     previous = await fetch(config, ctx, COSTS, parse_cost, last_month)
     usage = query(month, None, ["model"], USAGE_LIMIT)
     tokens: dict[str, Tokens] = defaultdict(Tokens)
-    for model, row in await fetch(config, ctx, COMPLETIONS, parse_tokens, usage):
+    for model, row in await fetch(config, ctx, COMPLETIONS, _tokens, usage):
         tokens[model].add(row)
     overrides = {model: p.model_dump(exclude_none=True) for model, p in config.ai_prices.items()}
     prices = pricing.prices_for("openai", overrides)
-    return [*spend_samples(current, previous, config), *usage_samples(tokens, prices)]
+    days = daily_spend(previous + current).completed(utc_day(ctx.now))
+    return [*spend_samples(current, previous, config), *usage_samples(tokens, prices), *days]
+
+
+def _tokens(result: Mapping[str, Any], _day: date | None) -> tuple[str, Tokens]:
+    return parse_tokens(result)  # tokens are summed over the month; the day is not needed
+
+
+async def history(config: Config, ctx: Context, start: datetime, end: datetime) -> list[Sample]:
+    """Daily spend per line item over [start, end): one walk of 180-bucket pages."""
+    window = query(start, end, ["line_item"], COSTS_LIMIT)
+    costs = await fetch(config, ctx, COSTS, parse_cost, window)
+    return daily_spend(costs).history(utc_day(start), utc_day(end))
 
 
 PROVIDER = ProviderSpec(
     name="openai",
     config_model=Config,
     collect=collect,
+    history=history,
     summary="OpenAI organisation costs (by line item, project, API key) and completion tokens.",
     env={"admin_key": "OPENAI_ADMIN_KEY", "base_url": "OPENAI_BASE_URL"},
 )

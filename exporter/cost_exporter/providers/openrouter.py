@@ -19,7 +19,8 @@ forecast. It therefore lags by today's spend, and on the 1st of a month no day
 has completed, so the month is left out rather than shown as 0. The previous
 month is only reported when the 30-day window holds all of it and its last day
 is already in the report (so in practice on the 1st after a month of 30 days
-or fewer). Only OpenRouter credits count: BYOK inference is billed by the
+or fewer). Daily spend (`cost_last_day`, the backfill) is `/activity` per day, so
+the backfill reaches 30 days back only. Only OpenRouter credits count: BYOK inference is billed by the
 upstream provider, whose own collector reports it.
 
     cost_credit_balance{provider="openrouter",account="default",currency="USD"} 74.75
@@ -32,7 +33,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -40,6 +41,7 @@ from pydantic import Field, SecretStr
 
 from cost_exporter import catalog
 from cost_exporter.breakdowns import top_n
+from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError
 from cost_exporter.providers.base import Context, ProviderSpec
 from cost_exporter.samples import BadAmount, Money, Sample, to_decimal
@@ -69,6 +71,7 @@ class Month:
     tokens: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     requests: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     days: set[date] = field(default_factory=set)
+    daily: DailySpend = field(default_factory=DailySpend)
 
     @property
     def total(self) -> Decimal:
@@ -106,6 +109,7 @@ def activity_by_month(rows: Any, ctx: Context) -> dict[tuple[int, int], Month]:
         month.days.add(day)
         model = str(row.get("model") or UNKNOWN_MODEL)
         month.spend[model] += usage
+        month.daily.add(day, SERVICE, Money(usage, "USD"))
         # A missing count is left out rather than read as 0: no series at all
         # beats a series that says nothing happened.
         for name, token_type in TOKEN_FIELDS.items():
@@ -187,6 +191,13 @@ def _key_id(key: Any, position: int) -> str:
     return f"#{position}"
 
 
+def daily_spend(months: Mapping[tuple[int, int], Month]) -> DailySpend:
+    days = DailySpend()
+    for month in months.values():
+        days.update(month.daily)
+    return days
+
+
 def month_samples(family: catalog.Family, month: Month) -> list[Sample]:
     return [Sample.of(family, Money(month.total, "USD"), service_name=SERVICE, source="api")]
 
@@ -227,13 +238,21 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
         Sample.of(catalog.AI_SPEND_BY_API_KEY, Money(amount, "USD"), api_key=name, source="api")
         for name, amount in top_n(keys, config.top_n).items()
     ]
-    return samples
+    return samples + daily_spend(months).completed(today)
+
+
+async def history(config: Config, ctx: Context, start: datetime, end: datetime) -> list[Sample]:
+    """Daily spend over [start, end) from /activity: the 30 completed days before today."""
+    months = activity_by_month(await _get(config, ctx, "/activity"), ctx)
+    return daily_spend(months).history(utc_day(start), utc_day(end))
 
 
 PROVIDER = ProviderSpec(
     name="openrouter",
     config_model=Config,
     collect=collect,
+    history=history,
+    history_days=ACTIVITY_DAYS,
     summary="OpenRouter credit balance, spend per model and per key, tokens and requests.",
     env={"api_key": "OPENROUTER_API_KEY", "base_url": "OPENROUTER_BASE_URL"},
 )

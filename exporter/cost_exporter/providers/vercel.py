@@ -12,7 +12,9 @@ for Enterprise) role, which the endpoint requires.
 
 Spend is `BilledCost` per `ServiceName`, credits and adjustments with their
 sign. Usage sums `ConsumedQuantity` of `Usage` lines, converted to base units
-and named after the unit (DECISIONS.md). A month without a single charge line
+and named after the unit (DECISIONS.md). Daily spend (`cost_last_day`, and the
+backfill's history in windows of at most a year) groups `BilledCost` by the UTC
+day of `ChargePeriodStart`. A month without a single charge line
 yields no spend series: there is no service a 0 could be attributed to, and
 `cost_collector_up` already tells that Vercel answered.
 """
@@ -22,13 +24,14 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from pydantic import Field, SecretStr
 
 from cost_exporter import catalog
 from cost_exporter.breakdowns import top_n
+from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError
 from cost_exporter.focus_records import BadRecord, FocusRecord, parse_record, snake
 from cost_exporter.providers.base import Context, ProviderSpec
@@ -36,6 +39,7 @@ from cost_exporter.samples import Money, Sample
 from cost_exporter.settings import HttpAccountConfig
 
 PATH = "/v1/billing/charges"
+MAX_RANGE = timedelta(days=365)  # the endpoint answers at most one year per request
 UNKNOWN_PROJECT = "unknown"
 
 # Decimal (SI) prefixes: Vercel bills "GB" as 10^9 bytes.
@@ -88,9 +92,12 @@ class Month:
     spend: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     usage: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     projects: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    days: DailySpend = field(default_factory=DailySpend)
 
     def add(self, record: FocusRecord) -> None:
         self.spend[(record.service_name, record.currency)] += record.billed_cost
+        money = Money(record.billed_cost, record.currency)
+        self.days.add(record.charge_period_start.date(), record.service_name, money)
         project = record.tags.get("ProjectName") or UNKNOWN_PROJECT
         self.projects[(project, record.currency)] += record.billed_cost
         # Only usage lines measure consumption; a credit's quantity would count twice.
@@ -105,6 +112,8 @@ def parse_line(line: str) -> FocusRecord:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
         raise BadRecord(f"not JSON: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # a 5000-digit number, nesting 10^5 deep
+        raise BadRecord(f"not JSON: {type(exc).__name__}") from None
     if not isinstance(row, dict):
         raise BadRecord(f"expected an object, got {type(row).__name__}")
     # Vercel bills in USD and documents the field; only default it if it goes missing.
@@ -151,6 +160,8 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
         Sample.of(catalog.USAGE, amount, metric=metric)
         for metric, amount in sorted(current.usage.items())
     ]
+    today = utc_day(ctx.now)
+    samples += previous.days.completed(today) + current.days.completed(today)
     for currency in sorted({currency for _, currency in current.projects}):
         by_project = {p: v for (p, c), v in current.projects.items() if c == currency}
         for project, amount in top_n(by_project, config.top_projects).items():
@@ -160,10 +171,22 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
     return samples
 
 
+async def history(config: Config, ctx: Context, start: datetime, end: datetime) -> list[Sample]:
+    """Daily spend per service over [start, end), read in windows of at most one year."""
+    days = DailySpend()
+    window = start
+    while window < end:
+        window_end = min(window + MAX_RANGE, end)
+        days.update((await read_month(config, ctx, window, window_end)).days)
+        window = window_end
+    return days.history(utc_day(start), utc_day(end))
+
+
 PROVIDER = ProviderSpec(
     name="vercel",
     config_model=Config,
     collect=collect,
+    history=history,
     summary="Vercel spend, usage and per-project spend from the FOCUS billing charges stream.",
     env={"token": "VERCEL_API_TOKEN", "team_id": "VERCEL_TEAM_ID", "base_url": "VERCEL_BASE_URL"},
 )

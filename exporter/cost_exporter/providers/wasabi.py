@@ -19,7 +19,8 @@ Wasabi's invoice does it (storage is charged per day; 1 TB = 1024 GB of 1024**3 
 over the days the Stats API reported for that month (`days`); a full month thus costs
 `price * max(average active TB, minimum_tb) + price * average deleted TB`, the minimum
 charge topping up active storage only, as on the invoice. A month with no reported day
-accrues 0.
+accrues 0. A day's share (`cost_last_day`, the backfill) is the estimate up to that
+day minus the estimate up to the day before, so the days always add up to the month.
 
     cost_month_to_date{provider="wasabi",account="default",service_name="Storage",currency="USD",source="estimated"} 8.708375
     cost_usage{provider="wasabi",account="default",metric="billable_storage_bytes"} 1.976758697984e+12
@@ -39,8 +40,9 @@ from typing import Any
 from pydantic import Field, SecretStr
 
 from cost_exporter import catalog
+from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError, reason_for_status
-from cost_exporter.periods import days_in_month, next_month_start
+from cost_exporter.periods import days_in_month, month_start, next_month_start
 from cost_exporter.providers.base import Context, ProviderSpec
 from cost_exporter.samples import BadAmount, Money, Sample, to_decimal
 from cost_exporter.settings import HttpAccountConfig
@@ -177,6 +179,28 @@ def estimate_spend(
     deleted = sum((d.deleted for d in days), Decimal(0)) / TB
     billed = max(active, minimum_tb * len(days)) + deleted
     return (price_per_tb_month / month_days * billed).quantize(Decimal("0.000001"))
+
+
+def daily_estimate(
+    days: list[Day], month_days: int, price_per_tb_month: Decimal, minimum_tb: Decimal
+) -> dict[date, Decimal]:
+    """Each day's share of the month's estimate: the estimate up to that day minus the one
+    before it, so the days add up exactly to the month-to-date figure on every day."""
+    shares: dict[date, Decimal] = {}
+    before = Decimal(0)
+    for count, day in enumerate(days, start=1):
+        through = estimate_spend(days[:count], month_days, price_per_tb_month, minimum_tb)
+        shares[day.day] = through - before
+        before = through
+    return shares
+
+
+def add_daily(into: DailySpend, days: list[Day], first: date, config: Config) -> None:
+    shares = daily_estimate(
+        days, days_in_month(first), config.price_per_tb_month, config.minimum_tb
+    )
+    for day, amount in shares.items():
+        into.add(day, SERVICE, Money(amount, config.currency))
 
 
 async def fetch_days(
@@ -329,6 +353,7 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
         buckets = await fetch_days(config, ctx, BUCKET_PATH, this_month, today, bucket=True)
 
     samples = []
+    daily = DailySpend(source="estimated")
     for family, days, first in (
         (catalog.MONTH_TO_DATE, current, this_month),
         (catalog.PREVIOUS_MONTH, previous, last_month),
@@ -338,6 +363,8 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
         )
         money = Money(spend, config.currency)
         samples.append(Sample.of(family, money, service_name=SERVICE, source="estimated"))
+        add_daily(daily, days, first, config)
+    samples += daily.completed(today)
 
     account_usage = usage(current)
     if config.inventory:
@@ -349,10 +376,25 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
     return samples + bucket_samples(buckets)
 
 
+async def history(config: Config, ctx: Context, start: datetime, end: datetime) -> list[Sample]:
+    """Estimated daily storage spend over [start, end), one month of account records per
+    request (100 records a page), priced exactly as the live month-to-date."""
+    daily = DailySpend(source="estimated")
+    month = month_start(start)
+    while month < end:
+        following = next_month_start(month)
+        first, to = month.date(), min(following, end).date()
+        days = await fetch_days(config, ctx, ACCOUNT_PATH, first, to, bucket=False)
+        add_daily(daily, days, first, config)
+        month = following
+    return daily.history(utc_day(start), utc_day(end))
+
+
 PROVIDER = ProviderSpec(
     name="wasabi",
     config_model=Config,
     collect=collect,
+    history=history,
     summary="Wasabi storage, objects and traffic from the Stats API; spend estimated per TB-month.",
     env={
         "access_key": "WASABI_ACCESS_KEY",

@@ -1,0 +1,40 @@
+"""Fixtures of the end-to-end alerting tests: see harness.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e import binaries
+from tests.e2e.harness import Binaries, Stack
+
+StartStack = Callable[..., Stack]
+
+
+@pytest.fixture
+def start_stack(tmp_path: Path) -> Iterator[StartStack]:
+    """Start the exporter, Prometheus and Alertmanager; every one is stopped after the test.
+
+    `start_stack(config, env=None)`: `config` is the exporter's YAML config as a
+    dict, `env` extra environment for the exporter (e.g. a fake provider's base URL).
+    Skips without the binaries (fails when CI is set).
+    """
+    found = Binaries(
+        prometheus=binaries.require(binaries.PROMETHEUS),
+        alertmanager=binaries.require(binaries.ALERTMANAGER),
+    )
+    stacks: list[Stack] = []
+
+    def start(config: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Stack:
+        stack = Stack.start(tmp_path / f"stack{len(stacks)}", found, config, env)
+        stacks.append(stack)
+        return stack
+
+    try:
+        yield start
+    finally:
+        for stack in stacks:
+            stack.stop()

@@ -1,0 +1,279 @@
+"""The status page in a real Chromium, served by a real exporter process.
+
+Starts `python -m cost_exporter` with the bundled example bills (no
+credentials, no network), opens `/` in headless Chromium through Playwright
+(the system browser at /usr/bin/chromium: nothing is downloaded), checks the
+visible totals, budgets and badges, clicks "Refresh now" and reads the outcome,
+and saves screenshots under the test's tmp dir. `UPDATE_SCREENSHOT=1` also
+writes docs/screenshot-status-page.png for the README.
+
+Skips without Chromium or Playwright; with `CI` set it fails instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e import binaries
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOT = ROOT / "docs" / "screenshot-status-page.png"
+# The example bills in USD at the configured 1.08 EUR rate:
+# IONOS 6 EUR + Hostinger 5 EUR + OVH 250 EUR + Supabase 25 USD + Claude Max 185 EUR.
+EXAMPLE_TOTAL = "506.68 USD"
+START_TIMEOUT_S = 20
+MONTH_TO_DATE_LINE = re.compile(r"^cost_month_to_date\{[^}]*\} (\S+)$", re.M)
+
+
+def _unavailable(reason: str) -> None:
+    if binaries.in_ci():
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - depends on the machine
+        _unavailable("playwright for Python is not installed (pip install playwright)")
+    if not CHROMIUM.exists():
+        _unavailable(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+@contextlib.contextmanager
+def exporter(tmp_path: Path, **env: str) -> Iterator[str]:
+    """A real exporter on a free port (the example bills unless `env` names another config),
+    once its first collection is published; yields its base URL."""
+    port = _free_port()
+    log_path = tmp_path / f"exporter-{port}.log"
+    environment = {
+        **os.environ,
+        "COST_CONFIG_FILE": str(ROOT / "exporter" / "config.example.yml"),
+        "COST_STATE_DIR": str(tmp_path / f"state-{port}"),
+        "COST_EXPORTER_HOST": "127.0.0.1",
+        "COST_EXPORTER_PORT": str(port),
+        "COST_LOG_FORMAT": "console",
+        **env,
+    }
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cost_exporter"],
+            cwd=ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"the exporter exited with {process.returncode}:\n{log_path.read_text()}"
+                )
+            with contextlib.suppress(OSError):
+                _, body = _get(f"{base}/healthz")
+                # Past "starting", the first collection has been published.
+                if json.loads(body)["status"] != "starting":
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"no healthy exporter within {START_TIMEOUT_S} s:\n{log_path.read_text()}"
+                )
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _metrics_total(base: str) -> str:
+    _, text = _get(f"{base}/metrics")
+    total = sum((Decimal(v) for v in MONTH_TO_DATE_LINE.findall(text)), Decimal(0))
+    return f"{total:,.2f} USD"
+
+
+def _spend_row(page: Any, provider: str) -> Any:
+    """The spend table's row of one provider (its row header names it)."""
+    rows = page.locator("#spend tbody tr")
+    header = page.get_by_role("rowheader", name=re.compile(rf"^{re.escape(provider)} "))
+    return rows.filter(has=header)
+
+
+def _expect(locator: Any) -> Any:
+    """Playwright's auto-waiting assertions (imported late: Playwright is optional)."""
+    from playwright.sync_api import expect
+
+    return expect(locator)
+
+
+def _open(browser: Any, url: str, **context: Any) -> tuple[Any, list[str]]:
+    """A page on `url`, and the script errors and CSP violations it reports.
+
+    (Failed fetches are logged too: the 401 and 429 answers are expected.)
+    """
+    page = browser.new_context(**context).new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on(
+        "console",
+        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    response = page.goto(url)
+    assert response is not None and response.status == 200
+    return page, errors
+
+
+def test_the_page_shows_totals_budgets_and_badges_and_refreshes_with_429_after(
+    browser: Any, tmp_path: Path
+) -> None:
+    with exporter(tmp_path, COST_REFRESH_MIN_INTERVAL_S="3600") as base:
+        page, errors = _open(browser, base + "/", viewport={"width": 1280, "height": 900})
+        total = page.locator("#total")
+        assert total.inner_text() == EXAMPLE_TOTAL == _metrics_total(base)
+
+        ovh = _spend_row(page, "ovh")
+        assert "270.00 USD" in ovh.inner_text()
+        assert "90% of 300.00 USD" in ovh.inner_text()
+        assert "near the cap" in ovh.inner_text()
+        assert ovh.locator(".badge").inner_text() == "manual"
+        assert "via manual/default" in ovh.inner_text()
+        vercel = _spend_row(page, "vercel")
+        assert "not reported this month" in vercel.inner_text()
+        assert "function invocations not reported of 1,000,000" in vercel.inner_text()
+        collectors = page.locator("#collectors tbody tr")
+        assert collectors.count() == 1
+        assert collectors.locator(".state").inner_text() == "ok"
+
+        page.screenshot(
+            path=str(tmp_path / "status-page-1280.png"), full_page=True, caret="initial"
+        )
+        if os.environ.get("UPDATE_SCREENSHOT") == "1":
+            page.screenshot(path=str(SCREENSHOT), full_page=True, caret="initial")
+
+        outcome = page.locator("#refresh-outcome")
+        page.get_by_role("button", name="Refresh now").click()
+        _expect(outcome).to_contain_text("done")
+        assert outcome.inner_text() == "Started a collection; done: all 1 collector ok."
+        assert page.locator("#total").inner_text() == EXAMPLE_TOTAL  # the figures reloaded
+
+        page.get_by_role("button", name="Refresh now").click()
+        _expect(outcome).to_contain_text("Wait")
+        assert re.fullmatch(r"Wait 3[56]\d\d s: .*rate-limited\.", outcome.inner_text())
+        assert errors == [], f"script errors or CSP violations: {errors}"
+
+        narrow, narrow_errors = _open(
+            browser, base + "/", viewport={"width": 360, "height": 780}, color_scheme="dark"
+        )
+        assert narrow.locator("#total").inner_text() == EXAMPLE_TOTAL
+        narrow.screenshot(
+            path=str(tmp_path / "status-page-360-dark.png"), full_page=True, caret="initial"
+        )
+        assert narrow_errors == []
+
+
+def test_the_page_asks_for_the_token_and_works_without_javascript(
+    browser: Any, tmp_path: Path
+) -> None:
+    with exporter(
+        tmp_path, COST_REFRESH_TOKEN="browser-test-token", COST_REFRESH_MIN_INTERVAL_S="0"
+    ) as base:
+        page, errors = _open(browser, base + "/")
+        outcome = page.locator("#refresh-outcome")
+        page.get_by_role("button", name="Refresh now").click()
+        _expect(outcome).to_contain_text("Token")
+        assert outcome.inner_text() == "Token required."
+
+        page.get_by_label("Refresh token").fill("browser-test-token")
+        page.get_by_role("button", name="Refresh now").click()
+        _expect(outcome).to_contain_text("done")
+        assert outcome.inner_text() == "Started a collection; done: all 1 collector ok."
+        assert "browser-test-token" not in page.content()
+        storage = page.evaluate("[localStorage.length, sessionStorage.length, document.cookie]")
+        assert storage == [0, 0, ""]
+        assert errors == []
+
+        static, _ = _open(browser, base + "/", java_script_enabled=False)
+        assert static.locator("#total").inner_text() == EXAMPLE_TOTAL
+        assert static.locator("noscript").count() == 1
+
+
+def test_real_collectors_fill_the_page_with_sparklines_badges_and_a_failing_collector(
+    browser: Any, tmp_path: Path
+) -> None:
+    from tests.fake_providers import FakeProviders
+
+    budgets = [
+        {"provider": "vercel", "monthly": 30, "usage_limits": {"function_invocations": 1000000}},
+        {"provider": "ovh", "monthly": 300},
+    ]
+    with FakeProviders() as fake:
+        fake.fail("cloudflare", 401)
+        env = fake.exporter_env(tmp_path, budgets, COST_HTTP_MAX_ATTEMPTS="1")
+        with exporter(tmp_path, **env) as base:
+            page, errors = _open(browser, base + "/", viewport={"width": 1280, "height": 900})
+            assert page.locator("#total").inner_text() == _metrics_total(base)
+            vercel = _spend_row(page, "vercel")
+            assert vercel.get_by_role("img", name=re.compile("^Daily spend")).count() == 1
+            assert "function invocations" in vercel.inner_text()
+            badges = set(page.locator("#spend .badge").all_inner_texts())
+            assert badges == {"provider-reported", "estimated", "manual"}
+            cloudflare = page.locator("#collectors tbody tr").filter(has_text="cloudflare")
+            assert cloudflare.locator(".state").inner_text() == "failing"
+            assert "auth: 1" in cloudflare.inner_text() and "HTTP 401" in cloudflare.inner_text()
+            page.screenshot(
+                path=str(tmp_path / "status-page-providers.png"), full_page=True, caret="initial"
+            )
+            assert errors == []
