@@ -232,6 +232,105 @@ AI_UNPRICED_TOKENS = Family(
     monthly=True,
 )
 
+# --- attribution: provider bills mapped to the user's apps ---------------------
+ALLOCATED_MONTH_TO_DATE = Family(
+    "cost_allocated_month_to_date",
+    Kind.GAUGE,
+    "Spend this month attributed to an app by the attribution rules; per provider it sums to "
+    f'cost_month_to_date (unmatched spend is app="unallocated"). {CACHED}',
+    ("app", "team", "app_env", "provider", "currency"),
+    money=True,
+    monthly=True,
+)
+ALLOCATED_PREVIOUS_MONTH = Family(
+    "cost_allocated_previous_month",
+    Kind.GAUGE,
+    f"Spend of the previous month attributed to an app by the attribution rules. {CACHED}",
+    ("app", "team", "app_env", "provider", "currency"),
+    money=True,
+    monthly=True,
+)
+APP_BUDGET = Family(
+    "cost_app_budget",
+    Kind.GAUGE,
+    "Configured absolute monthly budget of an app (from the config file).",
+    ("app", "currency"),
+    money=True,
+)
+
+# --- Cloudflare AI Gateway: the gateway's own estimates, never in cost_month_to_date --
+AI_GATEWAY_SPEND = _money(
+    "cost_ai_gateway_spend",
+    "AI spend this month through a Cloudflare AI Gateway by upstream provider and model (the "
+    "gateway's estimate; the same traffic is billed by the upstream provider).",
+    "provider",
+    "account",
+    "gateway",
+    "upstream",
+    "model",
+    "currency",
+    "source",
+)
+AI_GATEWAY_REQUESTS = Family(
+    "cost_ai_gateway_requests",
+    Kind.GAUGE,
+    f"Requests this month through a Cloudflare AI Gateway by upstream provider and model. {CACHED}",
+    ("provider", "account", "gateway", "upstream", "model"),
+    monthly=True,
+)
+AI_GATEWAY_CACHED_REQUESTS = Family(
+    "cost_ai_gateway_cached_requests",
+    Kind.GAUGE,
+    f"Requests this month answered from the AI Gateway cache. {CACHED}",
+    ("provider", "account", "gateway", "upstream", "model"),
+    monthly=True,
+)
+AI_GATEWAY_TOKENS = Family(
+    "cost_ai_gateway_tokens",
+    Kind.GAUGE,
+    f"Tokens this month through a Cloudflare AI Gateway (token_type input or output). {CACHED}",
+    ("provider", "account", "gateway", "upstream", "model", "token_type"),
+    monthly=True,
+)
+AI_GATEWAY_CACHE_SAVINGS = _money(
+    "cost_ai_gateway_cache_savings",
+    "Estimated saving of the AI Gateway cache this month (what the cached requests would have "
+    "cost).",
+    "provider",
+    "account",
+    "gateway",
+    "upstream",
+    "model",
+    "currency",
+    "source",
+)
+AI_GATEWAY_FEATURE_SPEND = _money(
+    "cost_ai_gateway_feature_spend",
+    "AI spend this month per value of a configured cf-aig-metadata key (e.g. feature, tenant; "
+    "top N by spend, the rest as 'other', missing values as 'unknown').",
+    "provider",
+    "account",
+    "gateway",
+    "metadata_key",
+    "metadata_value",
+    "currency",
+    "source",
+)
+AI_GATEWAY_FEATURE_REQUESTS = Family(
+    "cost_ai_gateway_feature_requests",
+    Kind.GAUGE,
+    f"Requests this month per value of a configured cf-aig-metadata key. {CACHED}",
+    ("provider", "account", "gateway", "metadata_key", "metadata_value"),
+    monthly=True,
+)
+AI_GATEWAY_FEATURE_TOKENS = Family(
+    "cost_ai_gateway_feature_tokens",
+    Kind.GAUGE,
+    f"Tokens this month per value of a configured cf-aig-metadata key. {CACHED}",
+    ("provider", "account", "gateway", "metadata_key", "metadata_value", "token_type"),
+    monthly=True,
+)
+
 # --- exporter and collector health ----------------------------------------
 COLLECTOR_UP = Family(
     "cost_collector_up",
@@ -320,6 +419,17 @@ ALL: tuple[Family, ...] = (
     AI_REQUESTS,
     AI_CACHE_SAVINGS,
     AI_UNPRICED_TOKENS,
+    ALLOCATED_MONTH_TO_DATE,
+    ALLOCATED_PREVIOUS_MONTH,
+    APP_BUDGET,
+    AI_GATEWAY_SPEND,
+    AI_GATEWAY_REQUESTS,
+    AI_GATEWAY_CACHED_REQUESTS,
+    AI_GATEWAY_TOKENS,
+    AI_GATEWAY_CACHE_SAVINGS,
+    AI_GATEWAY_FEATURE_SPEND,
+    AI_GATEWAY_FEATURE_REQUESTS,
+    AI_GATEWAY_FEATURE_TOKENS,
     COLLECTOR_UP,
     COLLECTOR_LAST_SUCCESS,
     COLLECTOR_LAST_ATTEMPT,
