@@ -15,8 +15,13 @@ from typing import Any
 UID = "cost-exporter-costs"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 RUNBOOK = "https://github.com/cost-exporter/cost-exporter/blob/main/docs/runbook.md"
+RULES_HELP = (
+    "https://github.com/cost-exporter/cost-exporter/blob/main/README.md#attribute-costs-to-apps"
+)
 SEL = 'provider=~"$provider",account=~"$account"'
 AI_SEL = f'{SEL},model=~"$model"'
+# The allocated families have no account label: apps cut across accounts.
+APP_SEL = 'provider=~"$provider",app=~"$app"'
 
 
 def money_unit(currency: str) -> str:
@@ -260,6 +265,115 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
     ]
 
 
+def by_app(layout: Layout, unit: str) -> list[dict[str, Any]]:
+    allocated = f"cost_allocated_month_to_date{{{APP_SEL}}}"
+    return [
+        row(layout, "By app"),
+        panel(
+            layout,
+            "bargauge",
+            "Spend per app this month",
+            "Month-to-date spend attributed to each app by the attribution rules of the "
+            "exporter's config, over every selected provider. Per provider it adds up to the "
+            "provider's month to date; what no rule matches is the app 'unallocated'.",
+            [target("A", f"sum by (app) ({allocated})", "{{app}}")],
+            unit,
+            8,
+            9,
+            options={"orientation": "horizontal", "displayMode": "gradient"},
+        ),
+        panel(
+            layout,
+            "bargauge",
+            "Budget used per app",
+            "Each app's month-to-date spend over all providers divided by its budget "
+            "(attribution.app_budgets); apps without a budget are not shown. AppBudgetWarning "
+            "fires at 80%.",
+            [
+                target(
+                    "A",
+                    'sum by (app) (cost_allocated_month_to_date{app=~"$app"}) / on (app) '
+                    'sum by (app) (cost_app_budget{app=~"$app"})',
+                    "{{app}}",
+                )
+            ],
+            "percentunit",
+            8,
+            9,
+            defaults={**UTILISATION, "min": 0, "max": 1.2},
+            options={"orientation": "horizontal", "displayMode": "gradient"},
+            links=[{"title": "Runbook", "url": f"{RUNBOOK}#appbudgetwarning", "targetBlank": True}],
+        ),
+        panel(
+            layout,
+            "stat",
+            "Unallocated this month",
+            "Month-to-date spend no attribution rule matches. `cost-exporter attribution` "
+            "lists the largest unallocated items with the match of a rule for each; the link "
+            "explains how to write rules.",
+            [
+                target(
+                    "A",
+                    'sum(cost_allocated_month_to_date{app="unallocated",provider=~"$provider"})',
+                    "unallocated",
+                )
+            ],
+            unit,
+            8,
+            9,
+            defaults=thresholds(("green", None), ("orange", 0.01)),
+            links=[
+                {"title": "How to write attribution rules", "url": RULES_HELP, "targetBlank": True}
+            ],
+        ),
+        panel(
+            layout,
+            "table",
+            "Spend by app and provider",
+            "Month-to-date spend per app (rows) and provider (columns).",
+            [target("A", f"sum by (app, provider) ({allocated})", format="table")],
+            unit,
+            12,
+            9,
+            transformations=[
+                {
+                    "id": "groupingToMatrix",
+                    "options": {
+                        "columnField": "provider",
+                        "rowField": "app",
+                        "valueField": "Value",
+                    },
+                }
+            ],
+        ),
+        panel(
+            layout,
+            "timeseries",
+            "Monthly totals per app, last 12 months",
+            "Each month's final total per app, as attributed by the rules in force when it "
+            "was reported (the previous-month figure during the following month).",
+            [
+                target(
+                    "A",
+                    "sum by (app) (last_over_time(cost_allocated_previous_month"
+                    f"{{{APP_SEL}}}[1d]))",
+                    "{{app}}",
+                    instant=False,
+                    interval="1d",
+                )
+            ],
+            unit,
+            12,
+            9,
+            timeFrom="1y",
+            interval="1d",
+            defaults={
+                "custom": {"drawStyle": "bars", "fillOpacity": 60, "stacking": {"mode": "normal"}}
+            },
+        ),
+    ]
+
+
 def trends(layout: Layout, unit: str) -> list[dict[str, Any]]:
     daily = {"interval": "1d"}
     return [
@@ -486,6 +600,84 @@ def ai(layout: Layout, unit: str) -> list[dict[str, Any]]:
     ]
 
 
+def ai_gateway(layout: Layout, unit: str) -> list[dict[str, Any]]:
+    table = {
+        "transformations": [{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
+        **TABLE_SORTED,
+    }
+    return [
+        row(layout, "By feature (Cloudflare AI Gateway)"),
+        panel(
+            layout,
+            "table",
+            "AI spend by feature",
+            "Month-to-date AI spend per value of each configured cf-aig-metadata key (feature, "
+            "tenant, ...; top N, the rest as 'other', requests without the key as 'unknown'). "
+            "The gateway's own estimate of traffic the upstream provider bills: never part of "
+            "the totals above. Empty unless the cloudflare_ai_gateway collector is configured.",
+            [
+                target(
+                    "A",
+                    "sum by (gateway, metadata_key, metadata_value) (cost_ai_gateway_feature_spend)",
+                    format="table",
+                )
+            ],
+            unit,
+            10,
+            9,
+            **table,
+        ),
+        panel(
+            layout,
+            "table",
+            "AI Gateway spend by model",
+            "Per gateway, upstream provider and model this month: the gateway's estimated "
+            "spend, requests and requests answered from its cache.",
+            [
+                target(
+                    "A",
+                    "sum by (gateway, upstream, model) (cost_ai_gateway_spend)",
+                    format="table",
+                ),
+                target(
+                    "B",
+                    "sum by (gateway, upstream, model) (cost_ai_gateway_requests)",
+                    format="table",
+                ),
+                target(
+                    "C",
+                    "sum by (gateway, upstream, model) (cost_ai_gateway_cached_requests)",
+                    format="table",
+                ),
+            ],
+            unit,
+            14,
+            9,
+            transformations=[
+                {"id": "merge", "options": {}},
+                {
+                    "id": "organize",
+                    "options": {
+                        "excludeByName": {"Time": True},
+                        "renameByName": {
+                            "Value #A": "spend",
+                            "Value #B": "requests",
+                            "Value #C": "cached",
+                        },
+                    },
+                },
+            ],
+            overrides=[
+                {
+                    "matcher": {"id": "byRegexp", "options": "requests|cached"},
+                    "properties": [{"id": "unit", "value": "short"}],
+                }
+            ],
+            options={"showHeader": True, "sortBy": [{"displayName": "spend", "desc": True}]},
+        ),
+    ]
+
+
 def health(layout: Layout) -> list[dict[str, Any]]:
     runbook_link = [
         {"title": "Runbook", "url": f"{RUNBOOK}#costcollectorfailing", "targetBlank": True}
@@ -562,8 +754,10 @@ def dashboard(currency: str = "USD") -> dict[str, Any]:
     panels = (
         overview(layout, unit)
         + daily_burn(layout, unit)
+        + by_app(layout, unit)
         + trends(layout, unit)
         + ai(layout, unit)
+        + ai_gateway(layout, unit)
         + health(layout)
     )
     return {
@@ -590,6 +784,7 @@ def dashboard(currency: str = "USD") -> dict[str, Any]:
                 variable(
                     "model", "Model", 'label_values(cost_ai_tokens{provider=~"$provider"}, model)'
                 ),
+                variable("app", "App", "label_values(cost_allocated_month_to_date, app)"),
             ]
         },
         "panels": panels,

@@ -1,8 +1,8 @@
 """A local fake of every billing API the HTTP collectors call, for end-to-end tests and benchmarks.
 
 One real HTTP server on 127.0.0.1 (a free port, stdlib `ThreadingHTTPServer` in a daemon
-thread) answers Vercel, Supabase, Wasabi (Stats API), Cloudflare, OpenAI, Anthropic and
-OpenRouter, each under its own path prefix (`http://127.0.0.1:PORT/vercel`, ...), with bodies
+thread) answers Vercel, Supabase, Wasabi (Stats API), Cloudflare, Cloudflare AI Gateway (its
+GraphQL analytics), OpenAI, Anthropic and OpenRouter, each under its own path prefix (`http://127.0.0.1:PORT/vercel`, ...), with bodies
 shaped like the fixtures in `tests/fixtures/<provider>/`. Nothing is read from static files:
 every answer is built at request time from the fake's clock (default: now, UTC), with records
 dated in the current month (spread over the 1st..yesterday; on the 1st, today) and in the
@@ -25,7 +25,9 @@ but `write_config` turns it off (`inventory: false`) unless asked: boto3 is slow
 plan": the Supabase collector reports the plan fee itself (SUPABASE_PLAN=pro), and both would
 count. Month-to-date per provider, for any date: Vercel 26.50, Cloudflare 8.00, OpenAI 8.00,
 Anthropic 56.00, Supabase 25.00 (plan; compute and its credits cancel), OpenRouter 7.00 (none
-on the 1st), Wasabi 6.99 x 2.5 TB x completed days / days in month (an estimate).
+on the 1st), Wasabi 6.99 x 2.5 TB x completed days / days in month (an estimate). The AI Gateway
+reports none (its estimate of the same AI traffic stays out of the totals): its own spend
+families add up to AI_GATEWAY_SPEND_TOTAL, 8.00.
 """
 
 from __future__ import annotations
@@ -56,7 +58,16 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "exporter" / "config.example.yml"
 
-PROVIDERS = ("vercel", "supabase", "wasabi", "cloudflare", "openai", "anthropic", "openrouter")
+PROVIDERS = (
+    "vercel",
+    "supabase",
+    "wasabi",
+    "cloudflare",
+    "cloudflare_ai_gateway",
+    "openai",
+    "anthropic",
+    "openrouter",
+)
 WASABI_S3 = "wasabi-s3"  # the path prefix of Wasabi's S3 endpoint (bucket inventory)
 # Below http://127.0.0.1:PORT/<provider>, the path each official base URL has.
 BASE_PATHS = {
@@ -65,6 +76,7 @@ BASE_PATHS = {
     "supabase": "",
     "wasabi": "",
     "cloudflare": "/client/v4",
+    "cloudflare_ai_gateway": "/client/v4",
     "openai": "/v1",
     "anthropic": "",
     "openrouter": "/api/v1",
@@ -80,6 +92,9 @@ WASABI_ACCESS_KEY = "FAKEWASABIACCESSKEY1"
 WASABI_SECRET_KEY = "fake-wasabi-secret-key-0001"
 CLOUDFLARE_TOKEN = "fake-cloudflare-token-0001"
 CLOUDFLARE_ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
+AI_GATEWAY_TOKEN = "fake-cloudflare-ai-gateway-token-0001"
+AI_GATEWAY_ACCOUNT_ID = "fedcba9876543210fedcba9876543210"
+AI_GATEWAY_METADATA_KEYS = "feature,tenant"
 OPENAI_ADMIN_KEY = "sk-admin-fake-openai-0001"
 ANTHROPIC_ADMIN_KEY = "sk-ant-admin01-fake-0001"
 OPENROUTER_API_KEY = "sk-or-v1-fake-management-0001"
@@ -160,6 +175,19 @@ class CloudflareCharge:
     cost: str
     quantity: float | None
     unit: str
+
+
+@dataclass(frozen=True)
+class AiGatewayTraffic:
+    gateway: str
+    upstream: str
+    model: str
+    metadata: dict[str, Any] | None  # the cf-aig-metadata header; None: not sent
+    requests: int
+    cached: int
+    cost: str
+    tokens_in: int  # uncached
+    tokens_out: int
 
 
 @dataclass(frozen=True)
@@ -266,6 +294,19 @@ CLOUDFLARE_CHARGES = tuple(CloudflareCharge(*row) for row in (
 ))
 CLOUDFLARE_PAGE_SIZE = 4
 
+# This month's AI Gateway traffic (the GraphQL dataset aggregates; no day split): $8.00.
+AI_GATEWAY_TRAFFIC = tuple(AiGatewayTraffic(*row) for row in (
+    ("shop", "openai", MINI, {"feature": "chat", "tenant": "acme"}, 1000, 200, "2.00",
+     2_000_000, 300_000),
+    ("shop", "openai", MINI, {"feature": "search", "tenant": "globex"}, 500, 100, "1.00",
+     1_000_000, 150_000),
+    ("shop", "anthropic", SONNET, {"feature": "chat", "tenant": "acme"}, 200, 0, "3.00",
+     600_000, 80_000),
+    ("shop", "anthropic", SONNET, None, 50, 0, "0.50", 100_000, 10_000),
+    ("support", "openai", GPT4O, {"feature": "triage"}, 300, 60, "1.50", 400_000, 90_000),
+))
+AI_GATEWAY_SPEND_TOTAL = Decimal("8.00")
+
 # Current month 8.00, previous month 40.00.
 OPENAI_COSTS = tuple(OpenAICost(*row) for row in (
     (C, 0, f"{MINI}, input", "proj_fake1", "key_fakeA", "1.25", 8_333_333),
@@ -367,6 +408,7 @@ def expected_month_to_date(today: date | None = None) -> dict[str, Decimal | Non
     """
     today = today or datetime.now(UTC).date()
     totals: dict[str, Decimal | None] = dict(FIXED_MONTH_TO_DATE)
+    totals["cloudflare_ai_gateway"] = None  # never: the same AI traffic is billed upstream
     if today.day == 1:
         totals["openrouter"] = None
     active_tb = Decimal(sum(b[0] for b in WASABI_BUCKETS.values())) / TB
@@ -879,6 +921,61 @@ def cloudflare(req: Request) -> Reply:
     return Reply.json(envelope(chunk, info))
 
 
+# --- Cloudflare AI Gateway (GraphQL analytics) --------------------------------------------
+
+
+def ai_gateway_group(rows: Iterable[AiGatewayTraffic], dimensions: Json) -> Json:
+    rows = list(rows)
+    cost = sum((Decimal(r.cost) for r in rows), Decimal(0))
+    return {
+        "count": sum(r.requests for r in rows),
+        "sum": {
+            "cost": number(str(cost)),
+            "cachedRequests": sum(r.cached for r in rows),
+            "uncachedTokensIn": sum(r.tokens_in for r in rows),
+            "uncachedTokensOut": sum(r.tokens_out for r in rows),
+        },
+        "dimensions": dimensions,
+    }
+
+
+def cloudflare_ai_gateway(req: Request) -> Reply:
+    if req.method != "POST" or req.path != "/graphql":
+        return not_found(req)
+    try:
+        body = req.json()
+        query, variables = str(body["query"]), body.get("variables") or {}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return Reply.json({"data": None, "errors": [{"message": "failed to parse request"}]})
+    if "aiGatewayRequestsAdaptiveGroups" not in query or "byModel:" not in query:
+        return Reply.json({"data": None, "errors": [{"message": "unknown query"}]})
+    if not parse_time(variables.get("start")) or not parse_time(variables.get("end")):
+        return Reply.json({"data": None, "errors": [{"message": "start and end are Time"}]})
+    if variables.get("accountTag") != AI_GATEWAY_ACCOUNT_ID:
+        return Reply.json({"data": {"viewer": {"accounts": []}}, "errors": None})
+    wanted = variables.get("gateways") if "gateway_in" in query else None
+    traffic = [t for t in AI_GATEWAY_TRAFFIC if wanted is None or t.gateway in wanted]
+    models: dict[tuple[str, str, str], list[AiGatewayTraffic]] = defaultdict(list)
+    metadata: dict[tuple[str, str], list[AiGatewayTraffic]] = defaultdict(list)
+    for t in traffic:
+        models[(t.gateway, t.upstream, t.model)].append(t)
+        raw = json.dumps(t.metadata, separators=(",", ":")) if t.metadata else ""
+        metadata[(t.gateway, raw)].append(t)
+    account: Json = {
+        "byModel": [
+            ai_gateway_group(rows, {"gateway": g, "provider": p, "model": m})
+            for (g, p, m), rows in models.items()
+        ]
+    }
+    if "byMetadata:" in query:
+        groups = [
+            ai_gateway_group(rows, {"gateway": g, "metadataRaw": raw})
+            for (g, raw), rows in metadata.items()
+        ]
+        account["byMetadata"] = sorted(groups, key=lambda group: -group["sum"]["cost"])
+    return Reply.json({"data": {"viewer": {"accounts": [account]}}, "errors": None})
+
+
 # --- OpenAI ------------------------------------------------------------------------------
 
 
@@ -1193,6 +1290,7 @@ HANDLERS: dict[str, Callable[[Request], Reply]] = {
     "supabase": supabase,
     "wasabi": wasabi,
     "cloudflare": cloudflare,
+    "cloudflare_ai_gateway": cloudflare_ai_gateway,
     "openai": openai,
     "anthropic": anthropic,
     "openrouter": openrouter,
@@ -1203,6 +1301,7 @@ CREDENTIALS: dict[str, tuple[str, str]] = {
     "supabase": ("Authorization", f"Bearer {SUPABASE_TOKEN}"),
     "wasabi": ("Authorization", f"{WASABI_ACCESS_KEY}:{WASABI_SECRET_KEY}"),
     "cloudflare": ("Authorization", f"Bearer {CLOUDFLARE_TOKEN}"),
+    "cloudflare_ai_gateway": ("Authorization", f"Bearer {AI_GATEWAY_TOKEN}"),
     "openai": ("Authorization", f"Bearer {OPENAI_ADMIN_KEY}"),
     "anthropic": ("x-api-key", ANTHROPIC_ADMIN_KEY),
     "openrouter": ("Authorization", f"Bearer {OPENROUTER_API_KEY}"),
@@ -1219,7 +1318,7 @@ def authorised(provider: str, headers: Message) -> bool:
 def unauthorised(provider: str) -> Reply:
     if provider == WASABI_S3:
         return s3_error("InvalidAccessKeyId", 403)
-    if provider == "cloudflare":
+    if provider in ("cloudflare", "cloudflare_ai_gateway"):
         error = {"code": 10000, "message": "Authentication error"}
         return Reply.json(
             {"success": False, "errors": [error], "messages": [], "result": None}, 403
@@ -1407,6 +1506,12 @@ class FakeProviders:
                 "CLOUDFLARE_API_TOKEN": CLOUDFLARE_TOKEN,
                 "CLOUDFLARE_ACCOUNT_ID": CLOUDFLARE_ACCOUNT_ID,
                 "CLOUDFLARE_BASE_URL": self.base_url("cloudflare"),
+            },
+            "cloudflare_ai_gateway": {
+                "CLOUDFLARE_AI_GATEWAY_API_TOKEN": AI_GATEWAY_TOKEN,
+                "CLOUDFLARE_AI_GATEWAY_ACCOUNT_ID": AI_GATEWAY_ACCOUNT_ID,
+                "CLOUDFLARE_AI_GATEWAY_METADATA_KEYS": AI_GATEWAY_METADATA_KEYS,
+                "CLOUDFLARE_AI_GATEWAY_BASE_URL": self.base_url("cloudflare_ai_gateway"),
             },
             "openai": {
                 "OPENAI_ADMIN_KEY": OPENAI_ADMIN_KEY,

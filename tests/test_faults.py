@@ -125,6 +125,10 @@ def cloudflare_good(request: httpx.Request) -> httpx.Response:
     return answer(fixture("cloudflare", "usage_previous.json"))
 
 
+def cloudflare_ai_gateway_good(request: httpx.Request) -> httpx.Response:
+    return answer(fixture("cloudflare_ai_gateway", "month.json"))
+
+
 def openai_good(request: httpx.Request) -> httpx.Response:
     params = request.url.params
     if request.url.path.endswith("/completions"):
@@ -246,6 +250,13 @@ APIS = {
             cloudflare_good,
             paged="/billable-usage",
             endless=cloudflare_endless,
+        ),
+        Api(
+            "cloudflare_ai_gateway",
+            "/client/v4",
+            {"account_id": "023e105f4ecef8ad9ca31a8372d0c353", "metadata_keys": ["feature"]},
+            {"CLOUDFLARE_AI_GATEWAY_API_TOKEN": "cf-aig-secret-token-0123456789abcdef"},
+            cloudflare_ai_gateway_good,
         ),
         Api(
             "openai",

@@ -50,6 +50,7 @@ REQUIRED_ALERTS = {
     "CostExporterDown",
     "CostExporterAbsent",
     "DailySpendHigh",
+    "AppBudgetWarning",
 }
 
 

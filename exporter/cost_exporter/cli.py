@@ -1,25 +1,32 @@
-"""`cost-exporter`: serve (the default), check-config, collect --once, backfill, providers."""
+"""`cost-exporter`: serve (the default), check-config, collect --once, backfill, attribution,
+providers."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
 import structlog
 
-from cost_exporter import __version__, backfill, catalog, logs
+from cost_exporter import __version__, attribution, backfill, catalog, logs
+from cost_exporter import snapshot as snapshots
 from cost_exporter.errors import ConfigError
-from cost_exporter.exposition import collect_series
+from cost_exporter.exposition import collect_series, published_samples
 from cost_exporter.http_client import HttpClient, RetryPolicy
 from cost_exporter.providers import REGISTRY, env_specs
 from cost_exporter.refresher import Refresher
 from cost_exporter.settings import (
+    UNALLOCATED,
+    Attribution,
     Config,
     ExporterSettings,
     environ,
@@ -65,6 +72,13 @@ def parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--provider", action="append", help="only this provider (repeat for several)"
     )
+    attribute = commands.add_parser(
+        "attribution",
+        help="this month's spend per app from the saved snapshot, and what no rule matches yet",
+    )
+    attribute.add_argument(
+        "--top", type=int, default=15, help="unallocated items to list (default 15)"
+    )
     commands.add_parser("providers", help="list the providers this build supports")
     return root
 
@@ -108,6 +122,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 0
     if command == "collect":
         return asyncio.run(collect_once(settings, config, sys.stdout))
+    if command == "attribution":
+        return print_attribution(settings, config, sys.stdout, sys.stderr, top=args.top)
     if command == "backfill":
         return asyncio.run(
             backfill.run(
@@ -177,6 +193,94 @@ def print_table(refresher: Refresher, out: TextIO) -> None:
         for values in sorted(usage):
             provider, account, metric = values
             print(f"{provider:<12} {account:<12} {metric:<40} {usage[values]:>16,.0f}", file=out)
+
+
+def print_attribution(
+    settings: ExporterSettings,
+    config: Config,
+    out: TextIO,
+    err: TextIO,
+    *,
+    top: int = 15,
+    now: datetime | None = None,
+) -> int:
+    """Spend per app this month and the largest unallocated items, from the saved snapshot
+    and the current config, with the `match:` of a rule that would take each item."""
+    path = settings.state_dir / snapshots.FILE_NAME
+    try:
+        saved = snapshots.Snapshot.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        print(f"cost-exporter: no snapshot at {path}: start the exporter first", file=err)
+        return 1
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"cost-exporter: cannot read the snapshot {path}: {exc}", file=err)
+        return 1
+    now = now or datetime.now(UTC)
+    snapshot = saved.for_accounts(entry.key for entry in config.accounts)
+    collected = [
+        (state.provider, list(published_samples(state, config, now)))
+        for state in snapshot.accounts.values()
+    ]
+    rules = config.attribution or Attribution()
+    result = attribution.report(rules, collected)
+    currency = config.reporting_currency
+    newest = max((s.last_success for s in snapshot.accounts.values() if s.last_success), default=0)
+    when = datetime.fromtimestamp(newest, UTC).strftime("of %Y-%m-%d %H:%M UTC")
+    print(
+        f"Spend this month per app ({currency}), snapshot {when if newest else 'empty'}", file=out
+    )
+    if config.attribution is None:
+        print(
+            "The config has no attribution: section, so everything is unallocated and /metrics "
+            "publishes no allocated series (README: Attribute costs to apps).",
+            file=out,
+        )
+    print(
+        f"{'app':<20} {'team':<14} {'app_env':<10} {'amount':>12} {'budget':>12} {'used':>5}",
+        file=out,
+    )
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for target, amount in result.apps.items():
+        totals[target.app] += amount
+    # Largest app first, its teams and environments together; what no rule takes last.
+    order = sorted(
+        result.apps, key=lambda t: (t.app == UNALLOCATED, -totals[t.app], t.app, -result.apps[t], t)
+    )
+    shown: set[str] = set()
+    for target in order:
+        budget = rules.app_budgets.get(target.app)
+        cap = ""
+        if budget is not None and target.app not in shown:
+            used = f"{totals[target.app] / budget:>5.0%}" if budget else ""
+            cap = f"{budget:>12.2f} {used}"
+        shown.add(target.app)
+        amount = result.apps[target]
+        line = f"{target.app:<20} {target.team:<14} {target.app_env:<10} {amount:>12.2f} {cap}"
+        print(line.rstrip(), file=out)
+    print(f"{'total (= cost_month_to_date)':<46} {result.total:>12.2f}", file=out)
+    known = set(REGISTRY) | {v for entry in config.accounts for v in entry.config.vendors()}
+    if result.unallocated:
+        print("\nLargest unallocated items: a rule with this match takes one", file=out)
+        print(f"{'amount':>12}  match", file=out)
+        for item in result.unallocated[:top]:
+            note = ""
+            if item.dimension is None:
+                note = f"  # not covered by its {rules.breakdown(item.collector)} breakdown"
+            match = attribution.suggested_match(item, known)
+            print(f"{item.amount:>12.2f}  {match}{note}", file=out)
+        if len(result.unallocated) > top:
+            print(f"{'':>12}  ... {len(result.unallocated) - top} more (--top)", file=out)
+    if result.other_values:
+        print(
+            "\nOr attribute these bills by a breakdown (the rules of one provider match one "
+            "breakdown;\nwhat it does not cover goes to a rule without a dimension):",
+            file=out,
+        )
+        for breakdown, item in result.other_values[: top * 2]:
+            match = attribution.suggested_match(item, known)
+            note = f"  # not covered by its {breakdown} breakdown" if item.dimension is None else ""
+            print(f"{item.amount:>12.2f}  {match}{note}", file=out)
+    return 0
 
 
 def serve(

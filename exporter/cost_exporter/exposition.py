@@ -27,7 +27,8 @@ from prometheus_client.core import (
 from prometheus_client.exposition import generate_latest as generate_text
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from cost_exporter import __version__, catalog, forecast
+from cost_exporter import __version__, attribution, catalog, forecast
+from cost_exporter.attribution import Row
 from cost_exporter.catalog import Family, Kind
 from cost_exporter.periods import same_month
 from cost_exporter.settings import Config, missing_rate
@@ -75,8 +76,14 @@ class _Fixed:
 def collect_series(snapshot: Snapshot, config: Config, now: datetime) -> Series:
     """Every value the exporter publishes, by family and label values."""
     series: Series = defaultdict(lambda: defaultdict(Decimal))
-    for state in snapshot.accounts.values():
-        _add_provider_samples(series, state, config, now)
+    published = {
+        key: list(published_samples(s, config, now)) for key, s in snapshot.accounts.items()
+    }
+    for key, state in snapshot.accounts.items():
+        _add_provider_samples(series, state, published[key], config)
+    if config.attribution is not None:
+        collected = [(provider, rows) for (provider, _), rows in published.items()]
+        attribution.add_series(series, config.attribution, collected, config.reporting_currency)
     _add_caps(series, config)
     _add_health(series, snapshot.accounts.values())
     for rate_from, rate in sorted(config.fx_rates.items()):
@@ -106,17 +113,12 @@ def _metric(family: Family, values: dict[LabelValues, Decimal]) -> Metric:
     return metric
 
 
-def _add_provider_samples(
-    series: Series, state: AccountState, config: Config, now: datetime
-) -> None:
+def published_samples(state: AccountState, config: Config, now: datetime) -> Iterator[Row]:
+    """One account's samples as /metrics shows them: labelled with provider and account,
+    money in the reporting currency, figures of an earlier month left out."""
     if state.last_success is None:
         return
-    collected_at = datetime.fromtimestamp(state.last_success, UTC)
-    current = same_month(collected_at, now)
-    mtd_by_account: dict[tuple[str, str], list[tuple[str, Decimal]]] = defaultdict(list)
-    daily_by_account: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
-        lambda: defaultdict(Decimal)
-    )
+    current = same_month(datetime.fromtimestamp(state.last_success, UTC), now)
     for sample in state.samples:
         family = sample.family
         # Figures of an earlier month would pass last month's total off as this
@@ -133,6 +135,20 @@ def _add_provider_samples(
                 continue
             value = config.convert(value, currency)
             labels["currency"] = config.reporting_currency
+        yield family, labels, value
+
+
+def _add_provider_samples(
+    series: Series, state: AccountState, rows: Iterable[Row], config: Config
+) -> None:
+    if state.last_success is None:
+        return
+    collected_at = datetime.fromtimestamp(state.last_success, UTC)
+    mtd_by_account: dict[tuple[str, str], list[tuple[str, Decimal]]] = defaultdict(list)
+    daily_by_account: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
+        lambda: defaultdict(Decimal)
+    )
+    for family, labels, value in rows:
         series[family][tuple(labels[name] for name in family.labels)] += value
         if family is catalog.MONTH_TO_DATE:
             mtd_by_account[(labels["provider"], labels["account"])].append(

@@ -87,7 +87,7 @@ class Refresher:
 
     @property
     def state_path(self) -> Path:
-        return self.settings.state_dir / "snapshot.json"
+        return self.settings.state_dir / snapshots.FILE_NAME
 
     @property
     def refreshing(self) -> bool:

@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from cost_exporter.dimensions import BREAKDOWNS, VENDOR, dimensions
 from cost_exporter.errors import ConfigError
 
 DEFAULT_CURRENCY = "USD"
@@ -132,6 +133,11 @@ class AccountConfig(Strict):
 
     account: str = Field("default", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
 
+    def vendors(self) -> frozenset[str]:
+        """Provider labels this account's spend carries instead of its collector's name (a
+        `manual` bill names the vendor it pays); attribution rules may name them."""
+        return frozenset()
+
 
 class HttpAccountConfig(AccountConfig):
     """An account reached over HTTP: its base URL defaults to the official API."""
@@ -165,11 +171,77 @@ class Budget(Strict):
         return value
 
 
+# --- attribution: provider bills mapped to the user's apps ------------------------
+
+APP_LABEL = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"
+OPTIONAL_LABEL = r"^([A-Za-z0-9][A-Za-z0-9_.:/-]{0,63})?$"
+UNALLOCATED = "unallocated"
+"""The app of spend no rule matches; no rule may name it."""
+
+
+class AppShare(Strict):
+    """Where (a share of) the spend a rule matches goes."""
+
+    app: str = Field(pattern=APP_LABEL)
+    team: str = Field("", pattern=OPTIONAL_LABEL)
+    app_env: str = Field("", pattern=OPTIONAL_LABEL)
+    weight: Decimal = Field(Decimal(1), gt=0, le=1)
+
+
+class AttributionRule(Strict):
+    """`match` a piece of a bill, then give it to `app` (+ `team`, `app_env`) or `split` it.
+
+    `match` holds `provider`, optionally `account`, and at most one dimension of that
+    provider (cost_exporter.dimensions); values are exact or globs (`shop-*`).
+    """
+
+    match: dict[str, str]
+    app: str | None = Field(None, pattern=APP_LABEL)
+    team: str | None = Field(None, pattern=OPTIONAL_LABEL)
+    app_env: str | None = Field(None, pattern=OPTIONAL_LABEL)
+    split: list[AppShare] | None = None
+
+    @property
+    def provider(self) -> str:
+        return self.match.get("provider", "")
+
+    @property
+    def shares(self) -> tuple[AppShare, ...]:
+        if self.split is not None:
+            return tuple(self.split)
+        return (AppShare(app=self.app or "", team=self.team or "", app_env=self.app_env or ""),)
+
+
+class Attribution(Strict):
+    """The `attribution:` section. Without it the exporter publishes no allocated series."""
+
+    rules: list[AttributionRule] = Field(default_factory=list)
+    app_budgets: dict[str, Decimal] = Field(default_factory=dict)
+
+    @field_validator("app_budgets")
+    @classmethod
+    def _non_negative_budgets(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for app, amount in value.items():
+            if amount < 0:
+                raise ValueError(f"{app}: a budget cannot be negative")
+        return value
+
+    def breakdown(self, provider: str) -> str | None:
+        """The breakdown dimension the rules for `provider` match, if any (at most one)."""
+        for rule in self.rules:
+            if rule.provider == provider:
+                for key in rule.match:
+                    if key in BREAKDOWNS.get(provider, {}):
+                        return key
+        return None
+
+
 class FileConfig(Strict):
     reporting_currency: str = Field(DEFAULT_CURRENCY, pattern="^[A-Z]{3}$")
     fx_rates: dict[str, Decimal] = Field(default_factory=dict)
     budgets: list[Budget] = Field(default_factory=list)
     providers: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    attribution: Attribution | None = None
 
     @field_validator("fx_rates")
     @classmethod
@@ -215,6 +287,8 @@ class Config:
     budgets: tuple[Budget, ...]
     accounts: tuple[AccountEntry, ...]
     secrets: frozenset[str] = field(default_factory=frozenset, repr=False)
+    attribution: Attribution | None = None
+    """Off (no allocated series) unless the file has an `attribution:` section."""
 
     def convert(self, amount: Decimal, currency: str) -> Decimal:
         """Amount in the reporting currency, with the configured fixed rates."""
@@ -270,6 +344,8 @@ def load_config(
 
     _check_unique_accounts(accounts, source)
     _check_currencies(file_config, source)
+    if file_config.attribution is not None:
+        _check_attribution(file_config.attribution, accounts, providers, source)
     return Config(
         source=source,
         reporting_currency=file_config.reporting_currency,
@@ -277,6 +353,7 @@ def load_config(
         budgets=tuple(file_config.budgets),
         accounts=tuple(accounts),
         secrets=frozenset(s for s in secrets if len(s) >= 4),
+        attribution=file_config.attribution,
     )
 
 
@@ -390,6 +467,87 @@ def _check_currencies(file_config: FileConfig, source: str) -> None:
             f"{source}: fx_rates.{file_config.reporting_currency}: "
             "the reporting currency needs no rate"
         )
+
+
+def _check_attribution(
+    attribution: Attribution,
+    accounts: list[AccountEntry],
+    providers: Mapping[str, ProviderEnv],
+    source: str,
+) -> None:
+    """What pydantic cannot see alone: providers, dimensions, weights, budgets' apps."""
+    collectors: dict[str, set[str]] = {name: {name} for name in providers}
+    for entry in accounts:
+        for vendor in entry.config.vendors():
+            collectors.setdefault(vendor, set()).add(entry.provider)
+    breakdowns: dict[str, tuple[str, int]] = {}
+    apps: set[str] = set()
+    for index, rule in enumerate(attribution.rules):
+        where = f"{source}: attribution.rules.{index}"
+        _check_match(rule, collectors, where)
+        for key in rule.match:
+            if key in BREAKDOWNS.get(rule.provider, {}):
+                dim, first = breakdowns.setdefault(rule.provider, (key, index))
+                if dim != key:
+                    raise ConfigError(
+                        f"{where}.match.{key}: rules.{first} already attributes {rule.provider} "
+                        f"by {dim}; one provider is attributed by one breakdown"
+                    )
+        _check_target(rule, where)
+        apps.update(share.app for share in rule.shares)
+    for app in attribution.app_budgets:
+        if app not in apps:
+            raise ConfigError(
+                f"{source}: attribution.app_budgets.{app}: no rule attributes spend to this app"
+            )
+
+
+def _check_match(rule: AttributionRule, collectors: Mapping[str, set[str]], where: str) -> None:
+    provider = rule.match.get("provider")
+    if not provider:
+        raise ConfigError(f"{where}.match.provider: required (the provider label of the spend)")
+    if provider not in collectors:
+        known = ", ".join(sorted(collectors))
+        raise ConfigError(
+            f"{where}.match.provider: unknown provider {provider!r} (known: {known}; a vendor "
+            "only seen in a CSV or FOCUS file is matched as provider: manual or focus with "
+            "vendor: NAME)"
+        )
+    allowed = {dim for name in collectors[provider] for dim in dimensions(name)}
+    named = []
+    for key, value in rule.match.items():
+        if not value:
+            raise ConfigError(f"{where}.match.{key}: empty; give a value or a glob such as '*'")
+        if key in ("provider", "account"):
+            continue
+        if key not in allowed:
+            known = ", ".join(["account", *sorted(allowed)])
+            raise ConfigError(f"{where}.match.{key}: unknown dimension for {provider} ({known})")
+        if key != VENDOR:
+            named.append(key)
+    if len(named) > 1:
+        raise ConfigError(
+            f"{where}.match: matches {' and '.join(named)}; a rule matches one dimension"
+        )
+
+
+def _check_target(rule: AttributionRule, where: str) -> None:
+    if rule.split is None:
+        if rule.app is None:
+            raise ConfigError(f"{where}: give app (with team, app_env) or split")
+    else:
+        if rule.app is not None or rule.team is not None or rule.app_env is not None:
+            raise ConfigError(
+                f"{where}.split: give app, team and app_env inside each share, not next to split"
+            )
+        if not rule.split:
+            raise ConfigError(f"{where}.split: empty; give at least one share")
+        total = sum((share.weight for share in rule.split), Decimal(0))
+        if total != 1:
+            raise ConfigError(f"{where}.split: weights add up to {total}; they must add up to 1")
+    for share in rule.shares:
+        if share.app == UNALLOCATED:
+            raise ConfigError(f"{where}: app {UNALLOCATED!r} is reserved for spend no rule matches")
 
 
 def _describe(

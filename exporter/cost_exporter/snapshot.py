@@ -26,6 +26,8 @@ from cost_exporter.health import Outcome
 from cost_exporter.samples import Sample
 
 FORMAT_VERSION = 1
+FILE_NAME = "snapshot.json"
+"""The snapshot's file in COST_STATE_DIR."""
 log = structlog.get_logger("cost_exporter.snapshot")
 Key = tuple[str, str]
 

@@ -270,7 +270,10 @@ def test_real_collectors_fill_the_page_with_sparklines_badges_and_a_failing_coll
             assert "function invocations" in vercel.inner_text()
             badges = set(page.locator("#spend .badge").all_inner_texts())
             assert badges == {"provider-reported", "estimated", "manual"}
-            cloudflare = page.locator("#collectors tbody tr").filter(has_text="cloudflare")
+            # Exactly the `cloudflare` collector, not `cloudflare_ai_gateway`.
+            cloudflare = page.locator("#collectors tbody tr").filter(
+                has=page.get_by_text("cloudflare", exact=True)
+            )
             assert cloudflare.locator(".state").inner_text() == "failing"
             assert "auth: 1" in cloudflare.inner_text() and "HTTP 401" in cloudflare.inner_text()
             page.screenshot(

@@ -31,7 +31,7 @@ def panel_queries() -> list[tuple[str, str]]:
 
 
 def with_all_selected(expr: str) -> str:
-    for name in ("provider", "account", "model"):
+    for name in ("provider", "account", "model", "app"):
         expr = expr.replace(f"${name}", ALL)
     return expr
 
@@ -44,6 +44,23 @@ def variable_series_selectors() -> list[tuple[str, str]]:
         assert match, variable["definition"]
         found.append((f"${variable['name']}", with_all_selected(match[1])))
     return found
+
+
+# Enough rules for every "By app" panel: apps with and without a budget, a split of a
+# manual bill, breakdown values of Vercel, OpenAI and Wasabi, and spend left unallocated.
+ATTRIBUTION = {
+    "rules": [
+        {"match": {"provider": "vercel", "project": "web"}, "app": "shop", "app_env": "prod"},
+        {"match": {"provider": "vercel"}, "app": "platform", "team": "ops"},
+        {"match": {"provider": "openai", "project": "proj_fake1"}, "app": "shop"},
+        {"match": {"provider": "wasabi", "bucket": "backups"}, "app": "blog"},
+        {
+            "match": {"provider": "ovh"},
+            "split": [{"app": "shop", "weight": 0.5}, {"app": "blog", "weight": 0.5}],
+        },
+    ],
+    "app_budgets": {"shop": 100, "blog": 1000},
+}
 
 
 @pytest.mark.e2e
@@ -60,7 +77,9 @@ def test_every_panel_and_variable_query_returns_data(start_stack: StartStack) ->
         {"provider": "ovh", "monthly": 300},
     ]
     with FakeProviders() as fake:
-        stack = start_stack(fake.config(budgets), env=fake.env())
+        config = fake.config(budgets)
+        config["attribution"] = ATTRIBUTION
+        stack = start_stack(config, env=fake.env())
         # The trend panels look back a day; one scrape of each series is enough.
         wait_until(
             lambda: bool(stack.query("cost_ai_tokens")) and bool(stack.query("cost_last_day")),

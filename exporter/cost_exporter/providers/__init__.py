@@ -7,6 +7,7 @@ from typing import Any
 from cost_exporter.providers import (
     anthropic,
     cloudflare,
+    cloudflare_ai_gateway,
     focus,
     manual,
     openai,
@@ -25,6 +26,7 @@ REGISTRY: dict[str, ProviderSpec[Any]] = {
         supabase.PROVIDER,
         wasabi.PROVIDER,
         cloudflare.PROVIDER,
+        cloudflare_ai_gateway.PROVIDER,
         focus.PROVIDER,
         openai.PROVIDER,
         anthropic.PROVIDER,

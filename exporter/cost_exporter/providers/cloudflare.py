@@ -302,14 +302,14 @@ def graphql_account(body: Any) -> dict[str, Any]:
     if errors:
         errors = [e for e in _list(errors) if isinstance(e, dict)] or [{"message": str(errors)}]
         text = " ".join(
-            f"{e.get('message', '')} {_dig(e, 'extensions', 'code') or ''}" for e in errors
+            f"{e.get('message', '')} {dig(e, 'extensions', 'code') or ''}" for e in errors
         )
         reason = next(
             (r for r, needles in GRAPHQL_REASONS if any(n in text.lower() for n in needles)),
             "http_4xx",
         )
         raise CollectorError(reason, f"POST graphql: {str(errors[0].get('message'))[:200]}")
-    accounts = _dig(body, "data", "viewer", "accounts")
+    accounts = dig(body, "data", "viewer", "accounts")
     if not isinstance(accounts, list):
         raise CollectorError("parse", "POST graphql: no data.viewer.accounts")
     if not accounts or not isinstance(accounts[0], dict):
@@ -334,17 +334,17 @@ def usage_samples(account: Mapping[str, Any], ctx: Context) -> list[Sample]:
     usage = dict.fromkeys(USAGE_METRICS, Decimal(0))
     for row in _rows(account, "workers", ctx):
         try:
-            requests = to_decimal(_dig(row, "sum", "requests"))
-            cpu_us = to_decimal(_dig(row, "sum", "cpuTimeUs"))
+            requests = to_decimal(dig(row, "sum", "requests"))
+            cpu_us = to_decimal(dig(row, "sum", "cpuTimeUs"))
         except BadAmount as exc:
             ctx.skip("workers", str(exc))
             continue
         usage["workers_requests"] += requests
         usage["workers_cpu_time_seconds"] += cpu_us / 1_000_000
     for row in _rows(account, "r2Operations", ctx):
-        action = _dig(row, "dimensions", "actionType")
+        action = dig(row, "dimensions", "actionType")
         try:
-            count = to_decimal(_dig(row, "sum", "requests"))
+            count = to_decimal(dig(row, "sum", "requests"))
         except BadAmount as exc:
             ctx.skip("r2Operations", str(exc))
             continue
@@ -368,13 +368,13 @@ def latest_storage(rows: Iterable[Mapping[str, Any]], ctx: Context) -> dict[str,
     """Bucket -> payload + metadata bytes at the latest time reported for it."""
     latest: dict[str, tuple[datetime, Decimal]] = {}
     for row in rows:
-        bucket = _dig(row, "dimensions", "bucketName")
+        bucket = dig(row, "dimensions", "bucketName")
         try:
             if not isinstance(bucket, str) or not bucket:
                 raise BadRecord("no bucketName")
-            moment = parse_timestamp(_dig(row, "dimensions", "datetime"))
-            size = to_decimal(_dig(row, "max", "payloadSize"))
-            size += to_decimal(_dig(row, "max", "metadataSize"))
+            moment = parse_timestamp(dig(row, "dimensions", "datetime"))
+            size = to_decimal(dig(row, "max", "payloadSize"))
+            size += to_decimal(dig(row, "max", "metadataSize"))
         except (BadRecord, BadAmount) as exc:
             ctx.skip("r2Storage", str(exc))
             continue
@@ -388,9 +388,9 @@ async def fetch_usage(config: Config, ctx: Context, headers: Mapping[str, str]) 
     storage_start = min(ctx.month_start, ctx.now - timedelta(days=1))
     variables = {
         "accountTag": config.account_id,
-        "start": _iso(ctx.month_start),
-        "end": _iso(ctx.now),
-        "storageStart": _iso(storage_start),
+        "start": iso_time(ctx.month_start),
+        "end": iso_time(ctx.now),
+        "storageStart": iso_time(storage_start),
     }
     body = await ctx.http.post_json(
         f"{config.base_url}/graphql",
@@ -417,7 +417,7 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _dig(value: Any, *keys: str) -> Any:
+def dig(value: Any, *keys: str) -> Any:
     for key in keys:
         if not isinstance(value, dict):
             return None
@@ -425,7 +425,7 @@ def _dig(value: Any, *keys: str) -> Any:
     return value
 
 
-def _iso(moment: datetime) -> str:
+def iso_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

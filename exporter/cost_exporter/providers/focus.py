@@ -66,6 +66,9 @@ class Config(AccountConfig):
     provider_label: str | None = Field(None, pattern=LABEL)
     """Overrides the provider label otherwise taken from each row's ProviderName."""
 
+    def vendors(self) -> frozenset[str]:
+        return frozenset([self.provider_label] if self.provider_label else [])
+
     @model_validator(mode="after")
     def _one_source(self) -> Config:
         if (self.path is None) == (self.s3_uri is None):

@@ -84,6 +84,9 @@ class Config(AccountConfig):
     one_off: list[OneOff] = Field(default_factory=list)
     csv_files: list[Path] = Field(default_factory=list)
 
+    def vendors(self) -> frozenset[str]:
+        return frozenset(b.provider for b in self.bills) | {c.provider for c in self.one_off}
+
 
 def _month_of(moment: datetime | date) -> Month:
     return moment.year, moment.month
