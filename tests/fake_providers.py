@@ -55,6 +55,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
+from cost_exporter.providers import manual
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "exporter" / "config.example.yml"
 
@@ -443,16 +445,19 @@ def manual_accounts(providers: Iterable[str] = PROVIDERS) -> list[dict[str, Any]
     return accounts
 
 
-def expected_manual_month_to_date(providers: Iterable[str] = PROVIDERS) -> dict[str, Decimal]:
+def expected_manual_month_to_date(
+    providers: Iterable[str] = PROVIDERS, today: date | None = None
+) -> dict[str, Decimal]:
     """Month-to-date of the fixed bills `write_config` copies from the example, per provider."""
     example = example_config()
     rates = {code: Decimal(str(rate)) for code, rate in (example.get("fx_rates") or {}).items()}
     reporting = example.get("reporting_currency", "USD")
     totals: dict[str, Decimal] = defaultdict(Decimal)
+    month = today or datetime.now(UTC).date()
     for account in manual_accounts(providers):
         for bill in account["bills"]:
-            if bill.get("start") or bill.get("end"):
-                raise NotImplementedError("bills with start/end months")
+            if not manual.Bill(**bill).active_in((month.year, month.month)):
+                continue
             currency = bill.get("currency", "USD")
             rate = Decimal(1) if currency == reporting else rates[currency]
             totals[bill["provider"]] += Decimal(str(bill["amount"])) * rate
