@@ -177,6 +177,7 @@ class CloudflareCharge:
     cost: str
     quantity: float | None
     unit: str
+    zone: str | None = None  # ZoneName; account-level charges have none
 
 
 @dataclass(frozen=True)
@@ -282,12 +283,18 @@ VERCEL_CHARGES = tuple(VercelCharge(*row) for row in (
 VERCEL_FUNCTION_INVOCATIONS = 1_600_000  # this month: above a usage limit of 1
 
 # Current month 8.00, previous month 7.50 (credit -2.50). Billing-cycle anchor: the 5th.
+# Per zone this month: shop.example.com 0.75, blog.example.com 1.20 (the rest has no zone).
+CF_SHOP, CF_BLOG = "shop.example.com", "blog.example.com"
+CLOUDFLARE_ZONES = {
+    CF_SHOP: "9a7806061c88ada191ed06f989cc3dac",
+    CF_BLOG: "372e67954025e0ba6aaa6d586b9e0b59",
+}
 CLOUDFLARE_ANCHOR = datetime(2025, 3, 5, 14, 22, 10, tzinfo=UTC)
 CLOUDFLARE_CHARGES = tuple(CloudflareCharge(*row) for row in (
     (C, 4, "Workers Paid", "Workers", "Usage", "5", 1, ""),
-    (C, 1, "Workers Standard Requests", "Workers", "Usage", "0.30", 1_000_000, "Requests"),
-    (C, 2, "Workers Standard Requests", "Workers", "Usage", "0.45", 1_000_000, "Requests"),
-    (C, 3, "Workers Standard CPU Time", "Workers", "Usage", "1.20", 60_000_000, "CPU milliseconds"),
+    (C, 1, "Workers Standard Requests", "Workers", "Usage", "0.30", 1_000_000, "Requests", CF_SHOP),
+    (C, 2, "Workers Standard Requests", "Workers", "Usage", "0.45", 1_000_000, "Requests", CF_SHOP),
+    (C, 3, "Workers Standard CPU Time", "Workers", "Usage", "1.20", 60_000_000, "CPU milliseconds", CF_BLOG),
     (C, 1, "R2 Storage", "R2", "Usage", "0.15", 10, "GB-months"),
     (C, 4, "R2 Class A Operations", "R2", "Usage", "0.90", 1_200_000, "Requests"),
     (P, 4, "Workers Paid", "Workers", "Usage", "5", 1, ""),
@@ -813,8 +820,8 @@ def cloudflare_record(charge: CloudflareCharge, day: date) -> dict[str, Any]:
         "ServiceProviderName": "Cloudflare",
         "ServiceFamilyName": charge.family,
         "SubscriptionId": "fake-subscription",
-        "ZoneId": None,
-        "ZoneName": None,
+        "ZoneId": CLOUDFLARE_ZONES.get(charge.zone or ""),
+        "ZoneName": charge.zone,
     }
 
 

@@ -60,6 +60,10 @@ def bucket(name: str, metric: str, value: int) -> Sample:
     return Sample.of(catalog.BUCKET_USAGE, Decimal(value), bucket=name, metric=metric)
 
 
+def worker(script: str, metric: str, value: int | str) -> Sample:
+    return Sample.of(catalog.WORKER_USAGE, Decimal(value), script=script, metric=metric)
+
+
 SAMPLES: dict[str, tuple[Sample, ...]] = {
     # 26.50 this month: web 5.40 and api 2.10 by project, the plan and a credit in no project.
     "vercel": (
@@ -91,7 +95,8 @@ SAMPLES: dict[str, tuple[Sample, ...]] = {
         bucket("media", "metadata_storage_bytes", 512 * MIB),
         bucket("media", "deleted_storage_bytes", 0),
     ),
-    # 8.00: R2 Storage (0.15) is shared by the buckets' bytes, 5:1.
+    # 8.00: R2 Storage (0.15) is shared by the buckets' bytes, 5:1; Workers* (6.95) by the
+    # scripts' requests, 4:1; two zones bill 0.75 and 1.20, the rest (6.05) has no zone.
     "cloudflare": (
         spend(MTD, "5", "Workers Paid"),
         spend(MTD, "0.75", "Workers Standard Requests"),
@@ -104,6 +109,12 @@ SAMPLES: dict[str, tuple[Sample, ...]] = {
         Sample.of(
             catalog.BUCKET_USAGE, Decimal(1_000_000_000), bucket="logs", metric="r2_storage_bytes"
         ),
+        money(catalog.ZONE_MONTH_TO_DATE, "0.75", zone="shop.example.com"),
+        money(catalog.ZONE_MONTH_TO_DATE, "1.20", zone="blog.example.com"),
+        worker("api", "requests", 1_200_000),
+        worker("api", "cpu_time_seconds", "3.5"),
+        worker("cron", "requests", 300_000),
+        worker("cron", "cpu_time_seconds", "0.5"),
         spend(PREV, "10", "Workers Paid"),
         spend(PREV, "-2.50", "total"),
     ),
@@ -375,6 +386,8 @@ DIMENSION_CASES = [
     ("wasabi", "bucket", "media", "1.7417"),  # 0.5 of 2.5 TB stored (+ metadata) of 8.708375
     ("wasabi", "service_name", "Storage", "8.708375"),
     ("cloudflare", "bucket", "logs", "0.025"),  # 1 of 6 GB of R2 Storage (0.15)
+    ("cloudflare", "zone", "shop.example.com", "0.75"),
+    ("cloudflare", "script", "cron", "1.39"),  # 0.3 of 1.5M requests of Workers* (6.95)
     ("cloudflare", "service_name", "R2 Class A Operations", "0.90"),
     ("openai", "project", "proj_lab", "5.50"),
     ("openai", "api_key", "key_search", "0.50"),
@@ -497,6 +510,62 @@ def test_a_usage_breakdown_shares_only_the_services_it_describes(tmp_path: Path)
     # cent over: the cent goes to the app that sorts first.
     assert apps[("shop", "cloudflare")] == Decimal("7.08")
     assert apps[("unallocated", "cloudflare")] == Decimal("0.92")
+
+
+def cloudflare_apps(tmp_path: Path, rules: list[dict[str, Any]]) -> dict[str, Decimal]:
+    series = collect_series(snapshot(), config(tmp_path, {"rules": rules}), NOW)
+    apps = {app: v for (app, provider), v in allocated(series).items() if provider == "cloudflare"}
+    assert sum(apps.values()) == by_provider(series[MTD], MTD)["cloudflare"] == Decimal("8.00")
+    return apps
+
+
+def test_cloudflare_zones_take_their_spend_and_account_charges_are_the_rest(
+    tmp_path: Path,
+) -> None:
+    rules = [
+        {"match": {"provider": "cloudflare", "zone": "shop.example.com"}, "app": "shop"},
+        {"match": {"provider": "cloudflare", "zone": "*.example.com"}, "app": "blog"},
+    ]
+    assert cloudflare_apps(tmp_path, rules) == {
+        "shop": Decimal("0.75"),
+        "blog": Decimal("1.20"),
+        "unallocated": Decimal("6.05"),  # charges without a zone: no zone rule takes them
+    }
+    rules.append({"match": {"provider": "cloudflare"}, "app": "platform"})
+    assert cloudflare_apps(tmp_path, rules)["platform"] == Decimal("6.05")
+
+
+def test_cloudflare_scripts_share_the_workers_spend_by_requests(tmp_path: Path) -> None:
+    rules = [
+        {"match": {"provider": "cloudflare", "script": "api"}, "app": "shop"},
+        {"match": {"provider": "cloudflare"}, "app": "platform"},
+    ]
+    # api: 1.2M of 1.5M requests of Workers Paid, Requests and CPU Time (6.95) = 5.56;
+    # the platform keeps cron's share (1.39) and the R2 services (1.05).
+    assert cloudflare_apps(tmp_path, rules) == {
+        "shop": Decimal("5.56"),
+        "platform": Decimal("2.44"),
+    }
+
+
+def test_a_top_n_other_row_is_no_value_a_dimension_rule_takes() -> None:
+    def labels(**extra: str) -> dict[str, str]:
+        return {"provider": "cloudflare", "account": "default", "currency": "USD", **extra}
+
+    rows = [
+        (MTD, labels(service_name="Workers Paid", source="api"), Decimal(5)),
+        (MTD, labels(service_name="R2 Storage", source="api"), Decimal(1)),
+        (catalog.WORKER_USAGE, labels(script="api", metric="requests"), Decimal(3)),
+        (catalog.WORKER_USAGE, labels(script="other", metric="requests"), Decimal(1)),
+        (catalog.WORKER_USAGE, labels(script="other", metric="cpu_time_seconds"), Decimal(99)),
+        (catalog.ZONE_MONTH_TO_DATE, labels(zone="a.example"), Decimal(2)),
+        (catalog.ZONE_MONTH_TO_DATE, labels(zone="other"), Decimal(1)),
+    ]
+    for dimension, taken in (("script", "3.75"), ("zone", "2")):
+        [cut] = attribution.bills(("cloudflare", rows), MTD, dimension)
+        rule = AttributionRule(match={"provider": "cloudflare", dimension: "*"}, app="a")
+        parts = attribution.allocate(cut, [rule])
+        assert parts == {Target("a"): Decimal(taken), Target("unallocated"): 6 - Decimal(taken)}
 
 
 def test_allocated_spend_adds_up_to_every_providers_total_in_both_months(tmp_path: Path) -> None:
@@ -669,6 +738,21 @@ def test_last_months_snapshot_allocates_nothing_this_month(tmp_path: Path) -> No
             {"rules": [{"match": {"provider": "ovh"}, "app": "a"}], "app_budgets": {"a": -1}},
             "attribution.app_budgets",
             "cannot be negative",
+        ),
+        (
+            {"rules": [{"match": {"provider": "cloudflare", "worker": "api"}, "app": "a"}]},
+            "attribution.rules.0.match.worker",
+            "unknown dimension for cloudflare (account, bucket, script, service_name, zone)",
+        ),
+        (
+            {
+                "rules": [
+                    {"match": {"provider": "cloudflare", "zone": "a.example"}, "app": "a"},
+                    {"match": {"provider": "cloudflare", "script": "api"}, "app": "b"},
+                ]
+            },
+            "attribution.rules.1.match.script",
+            "rules.0 already attributes cloudflare by zone",
         ),
         (
             {"rules": [{"match": {"provider": "ovh"}, "app": "a", "colour": "red"}]},

@@ -25,6 +25,8 @@ from cost_exporter.providers import REGISTRY, env_specs
 from cost_exporter.providers.base import Context
 from cost_exporter.settings import load_config
 from tests.fake_providers import (
+    CF_BLOG,
+    CF_SHOP,
     OPENROUTER_API_KEY,
     PROVIDERS,
     VERCEL_FUNCTION_INVOCATIONS,
@@ -208,6 +210,19 @@ async def test_the_fake_is_valid_on_any_date(now: datetime, tmp_path: Path) -> N
                 assert outcome.samples is not None
                 assert outcome.skipped_records == 0, entry.provider
                 mtd = [s.value for s in outcome.samples if s.family is catalog.MONTH_TO_DATE]
+                if entry.provider == "cloudflare":  # per zone and per Worker script too
+                    zones = {
+                        s.label("zone"): s.value
+                        for s in outcome.samples
+                        if s.family is catalog.ZONE_MONTH_TO_DATE
+                    }
+                    assert zones == {CF_SHOP: Decimal("0.75"), CF_BLOG: Decimal("1.20")}
+                    workers = {
+                        s.label("script")
+                        for s in outcome.samples
+                        if s.family is catalog.WORKER_USAGE
+                    }
+                    assert workers == {"api", "cron"}
                 totals[entry.provider] = sum(mtd, Decimal(0)) if mtd else None
         finally:
             await http.aclose()

@@ -10,8 +10,10 @@ provider account as one collector reported it) and month:
    month's bill is cut by that breakdown instead: each value keeps its amount (scaled down
    if the breakdown adds up to more than the bill), and what it does not cover (its top-N
    `other` row, charges without a project) is one more item, which only rules without a
-   dimension match. A usage breakdown (bytes per bucket) shares the spend of the services
-   it describes; the other services stay items. Previous months have no breakdowns.
+   dimension match. A usage breakdown (bytes per bucket, requests per Worker script) shares
+   the spend of the services it describes; the other services stay items, and the share of
+   its top-N `other` row is one more item without a dimension. Previous months have no
+   breakdowns.
 2. **Rules**: an item goes to the first rule that matches it, else to `app="unallocated"`.
 3. **Splits**: each share of a rule gets item x weight (the weights add up to exactly 1).
 4. **Cents**: each app's amount is rounded down to the cent, the missing cents go to the
@@ -159,7 +161,11 @@ def _by_usage(
     if not shared or not whole:
         return None
     pool = sum((services[name] for name in shared), Decimal(0))
-    items = [_item(bill, pool * w / whole, dimension, v) for v, w in sorted(weights.items())]
+    items = [
+        # The top-N rest is no value a rule can name: only rules without a dimension take it.
+        _item(bill, pool * w / whole) if v == OTHER else _item(bill, pool * w / whole, dimension, v)
+        for v, w in sorted(weights.items())
+    ]
     return items + by_service(bill, {n: a for n, a in services.items() if n not in shared})
 
 

@@ -121,6 +121,22 @@ BUCKET_USAGE = Family(
     ("provider", "account", "bucket", "metric"),
     monthly=True,
 )
+ZONE_MONTH_TO_DATE = _money(
+    "cost_zone_month_to_date",
+    "Spend this month per zone (a breakdown that overlaps cost_month_to_date; charges without "
+    "a zone are left out).",
+    "provider",
+    "account",
+    "zone",
+    "currency",
+)
+WORKER_USAGE = Family(
+    "cost_worker_usage",
+    Kind.GAUGE,
+    f"Usage this month per Worker script (requests, cpu_time_seconds); overlaps cost_usage. {CACHED}",
+    ("provider", "account", "script", "metric"),
+    monthly=True,
+)
 CREDIT_BALANCE = _money(
     "cost_credit_balance",
     "Prepaid credit left at the provider (alert when it runs low).",
@@ -406,6 +422,8 @@ ALL: tuple[Family, ...] = (
     USAGE_LIMIT,
     USAGE,
     BUCKET_USAGE,
+    ZONE_MONTH_TO_DATE,
+    WORKER_USAGE,
     CREDIT_BALANCE,
     DAILY_SPEND,
     DAILY_SERVICE_SPEND,

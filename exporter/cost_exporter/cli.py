@@ -77,7 +77,10 @@ def parser() -> argparse.ArgumentParser:
         help="this month's spend per app from the saved snapshot, and what no rule matches yet",
     )
     attribute.add_argument(
-        "--top", type=int, default=15, help="unallocated items to list (default 15)"
+        "--top",
+        type=int,
+        default=15,
+        help="unallocated items to list, and values per breakdown of a bill (default 15)",
     )
     commands.add_parser("providers", help="list the providers this build supports")
     return root
@@ -276,10 +279,22 @@ def print_attribution(
             "breakdown;\nwhat it does not cover goes to a rule without a dimension):",
             file=out,
         )
-        for breakdown, item in result.other_values[: top * 2]:
-            match = attribution.suggested_match(item, known)
-            note = f"  # not covered by its {breakdown} breakdown" if item.dimension is None else ""
-            print(f"{item.amount:>12.2f}  {match}{note}", file=out)
+        # Up to `top` lines per bill and breakdown, so a provider with several breakdowns
+        # (Cloudflare: bucket, script, zone) does not crowd out the providers after it.
+        groups: dict[tuple[str, str, str], list[attribution.Item]] = defaultdict(list)
+        for breakdown, item in result.other_values:
+            groups[(item.collector, item.account, breakdown)].append(item)
+        for (_, _, breakdown), items in groups.items():
+            for item in items[:top]:
+                match = attribution.suggested_match(item, known)
+                note = (
+                    ""
+                    if item.dimension is not None
+                    else f"  # not covered by its {breakdown} breakdown"
+                )
+                print(f"{item.amount:>12.2f}  {match}{note}", file=out)
+            if len(items) > top:
+                print(f"{'':>12}  ... {len(items) - top} more (--top)", file=out)
     return 0
 
 

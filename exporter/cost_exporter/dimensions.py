@@ -15,12 +15,15 @@ rule may match instead:
 | openrouter | `api_key`   | cost_ai_spend_by_api_key                                      |
 | wasabi     | `bucket`    | cost_bucket_usage: stored bytes share the storage spend       |
 | cloudflare | `bucket`    | cost_bucket_usage: R2 bytes share the "R2 Storage" spend      |
+| cloudflare | `zone`      | cost_zone_month_to_date (charges without a zone: the rest)    |
+| cloudflare | `script`    | cost_worker_usage: requests share the "Workers*" spend        |
 | manual     | `vendor`    | the provider a bill names (`ionos`), for bills read from CSV  |
 | focus      | `vendor`    | the provider of a FOCUS row (`ovhcloud`)                      |
 
 Supabase reports nothing per project: its bill is matched by `service_name` (or split by
 weights). A money breakdown is a share of the month-to-date total; a usage breakdown shares
-the spend of the services it describes in proportion to the usage.
+the spend of the services it describes in proportion to the usage. In both, a top-N `other`
+row is not a value a rule can name: it stays with what the breakdown does not cover.
 """
 
 from __future__ import annotations
@@ -67,7 +70,11 @@ BREAKDOWNS: dict[str, dict[str, Breakdown]] = {
     "cloudflare": {
         "bucket": Breakdown(
             catalog.BUCKET_USAGE, "bucket", metrics=("r2_storage_bytes",), services="R2 Storage*"
-        )
+        ),
+        "zone": Breakdown(catalog.ZONE_MONTH_TO_DATE, "zone"),
+        "script": Breakdown(
+            catalog.WORKER_USAGE, "script", metrics=("requests",), services="Workers*"
+        ),
     },
 }
 VENDOR_COLLECTORS = frozenset({"manual", "focus"})

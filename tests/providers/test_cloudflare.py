@@ -11,7 +11,7 @@ import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -19,7 +19,9 @@ from pytest_httpx import HTTPXMock
 
 from cost_exporter import catalog
 from cost_exporter.errors import ConfigError
+from cost_exporter.http_client import HttpClient
 from cost_exporter.providers import cloudflare
+from cost_exporter.providers.base import Context
 from cost_exporter.settings import Config
 from tests.helpers import (
     NOW,
@@ -459,3 +461,121 @@ def test_the_base_url_comes_from_the_environment() -> None:
     [entry] = config.accounts
     assert isinstance(entry.config, cloudflare.Config)
     assert entry.config.base_url == "http://127.0.0.1:9999/cf"
+
+
+# --- per zone and per Worker script -------------------------------------------------------
+
+SHOP_ZONE = "shop.example.com"
+ZONE_ID = "372e67954025e0ba6aaa6d586b9e0b59"  # a zone the record names by id only
+
+
+def zones(samples: Any) -> dict[str, Decimal]:
+    return {
+        dict(labels)["zone"]: value
+        for labels, value in values(samples, catalog.ZONE_MONTH_TO_DATE).items()
+    }
+
+
+def scripts(samples: Any) -> dict[tuple[str, str], Decimal]:
+    return {
+        (dict(labels)["script"], dict(labels)["metric"]): value
+        for labels, value in values(samples, catalog.WORKER_USAGE).items()
+    }
+
+
+def capped_config(tmp_path: Path, keep: int) -> Config:
+    accounts = [{"account_id": ACCOUNT, "token_env": "CF_TOKEN", "top_n": keep}]
+    return config_for(cloudflare.PROVIDER, accounts, env={"CF_TOKEN": TOKEN}, tmp_path=tmp_path)
+
+
+async def test_spend_per_zone_sums_this_months_records_by_zone_name_else_id(
+    httpx_mock: HTTPXMock,
+) -> None:
+    mock_spend(httpx_mock)
+    httpx_mock.add_response(url=GRAPHQL, method="POST", json=fx("graphql_usage.json"))
+    [outcome] = await run_provider(cloudflare.PROVIDER, env_config(), NOW)
+    samples = outcome.samples or ()
+    # shop: 0.30 + 0.45 in November (its 20 Oct and 5 Oct records are other months');
+    # the CPU-time record names its zone by id only. R2 charges have no zone: left out.
+    assert zones(samples) == {SHOP_ZONE: Decimal("0.75"), ZONE_ID: Decimal("1.2")}
+    assert {s.currency for s in samples if s.family is catalog.ZONE_MONTH_TO_DATE} == {"USD"}
+    assert sum(zones(samples).values()) < total(samples, catalog.MONTH_TO_DATE)
+    # The account-level spend is unchanged by the zones.
+    assert total(samples, catalog.MONTH_TO_DATE) == Decimal("3.00")
+
+
+async def test_records_without_a_zone_give_no_zone_series(httpx_mock: HTTPXMock) -> None:
+    mock_spend(httpx_mock, current=("usage_malformed.json",))
+    httpx_mock.add_response(url=GRAPHQL, method="POST", json=fx("graphql_usage.json"))
+    [outcome] = await run_provider(cloudflare.PROVIDER, env_config(), NOW)
+    samples = outcome.samples or ()
+    assert service_totals(samples, catalog.MONTH_TO_DATE) == {
+        "Workers Standard Requests": Decimal(1)
+    }
+    assert not values(samples, catalog.ZONE_MONTH_TO_DATE)
+
+
+def test_a_blank_zone_name_falls_back_to_the_id_and_neither_means_no_zone() -> None:
+    assert cloudflare.zone_of({"ZoneId": "abc", "ZoneName": "example.com"}) == "example.com"
+    assert cloudflare.zone_of({"ZoneId": "abc", "ZoneName": " "}) == "abc"
+    assert cloudflare.zone_of({"ZoneId": "abc", "ZoneName": None}) == "abc"
+    assert cloudflare.zone_of({"ZoneId": None, "ZoneName": None}) is None
+    assert cloudflare.zone_of({"ZoneId": 7}) is None
+    assert cloudflare.zone_of({}) is None
+
+
+async def test_workers_usage_per_script_adds_up_to_the_account_usage(
+    httpx_mock: HTTPXMock,
+) -> None:
+    mock_spend(httpx_mock)
+    httpx_mock.add_response(url=GRAPHQL, method="POST", json=fx("graphql_usage.json"))
+    [outcome] = await run_provider(cloudflare.PROVIDER, env_config(), NOW)
+    samples = outcome.samples or ()
+    assert scripts(samples) == {
+        ("api", "requests"): Decimal(1_200_000),
+        ("api", "cpu_time_seconds"): Decimal("3.5"),
+        ("cron", "requests"): Decimal(300_000),
+        ("cron", "cpu_time_seconds"): Decimal("0.5"),
+    }
+    per_script = scripts(samples)
+    assert sum(v for (_, m), v in per_script.items() if m == "requests") == Decimal(1_500_000)
+    assert usage(samples)["workers_requests"] == Decimal(1_500_000)  # the account series stays
+    [graphql] = [r for r in httpx_mock.get_requests() if r.method == "POST"]
+    assert "scriptName" in json.loads(graphql.content)["query"]
+
+
+async def test_the_cap_keeps_the_largest_zones_and_scripts_and_sums_the_rest_as_other(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    mock_spend(httpx_mock)
+    httpx_mock.add_response(url=GRAPHQL, method="POST", json=fx("graphql_usage.json"))
+    [outcome] = await run_provider(cloudflare.PROVIDER, capped_config(tmp_path, 1), NOW)
+    samples = outcome.samples or ()
+    assert zones(samples) == {ZONE_ID: Decimal("1.2"), "other": Decimal("0.75")}
+    assert scripts(samples) == {  # by requests: api stays, cron is "other"
+        ("api", "requests"): Decimal(1_200_000),
+        ("api", "cpu_time_seconds"): Decimal("3.5"),
+        ("other", "requests"): Decimal(300_000),
+        ("other", "cpu_time_seconds"): Decimal("0.5"),
+    }
+
+
+def test_many_scripts_are_capped_and_rows_without_a_script_count_in_other() -> None:
+    rows = [
+        {
+            "sum": {"requests": 100 * n, "cpuTimeUs": 1_000_000},
+            "dimensions": {"scriptName": f"s{n}"},
+        }
+        for n in range(1, 31)
+    ]
+    rows.append({"sum": {"requests": 7, "cpuTimeUs": 0}, "dimensions": {}})
+    account = {"workers": rows, "r2Operations": [], "r2Storage": []}
+    ctx = Context(http=cast(HttpClient, None), now=NOW)
+    samples = cloudflare.usage_samples(account, ctx, 20)
+    per_script = scripts(samples)
+    kept = {s for s, _ in per_script} - {"other"}
+    assert kept == {f"s{n}" for n in range(11, 31)}  # the 20 with most requests
+    assert per_script[("other", "requests")] == Decimal(100 * sum(range(1, 11)) + 7)
+    assert per_script[("other", "cpu_time_seconds")] == Decimal(10)
+    requests = sum(v for (_, m), v in per_script.items() if m == "requests")
+    assert requests == usage(samples)["workers_requests"]

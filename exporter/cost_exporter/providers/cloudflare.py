@@ -15,6 +15,8 @@ turns a half off for a token that holds only one of them.
     cost_month_to_date{provider="cloudflare",account="default",service_name="Workers Standard Requests",currency="USD",source="api"} 0.75
     cost_usage{provider="cloudflare",account="default",metric="r2_class_a_operations"} 170000
     cost_bucket_usage{provider="cloudflare",account="default",bucket="assets",metric="r2_storage_bytes"} 5.001e+09
+    cost_zone_month_to_date{provider="cloudflare",account="default",zone="shop.example.com",currency="USD"} 0.45
+    cost_worker_usage{provider="cloudflare",account="default",script="api",metric="requests"} 1.2e+06
 
 The billable-usage endpoint returns *nothing* unless `from..to` contains a
 subscription's billing-cycle anchor day: an empty answer that would read as a
@@ -28,6 +30,14 @@ series of 0 (up stays 1, the dashboard sum reads 0). That series never sits
 next to per-service ones, so nothing overlaps. An account Cloudflare does not
 cover (`covered: false`, e.g. an Enterprise contract), or a month whose every
 record was unreadable, exports no spend at all: a 0 there would mean unknown.
+
+Spend per zone (`cost_zone_month_to_date`) sums this month's `BilledCost` by the
+record's `ZoneName` (else its `ZoneId`); account-level charges (no zone) are left
+out, so the zones add up to less than the bill. Workers usage per script
+(`cost_worker_usage`, requests and CPU seconds) comes from the same GraphQL rows
+as the account totals. Both keep the `top_n` largest (zones by spend, scripts by
+requests) and sum the rest into `other`; a Workers row without a script name is
+counted in `other` too, so the scripts always add up to the account's usage.
 
 Daily spend (`cost_last_day`, the backfill's history, one month per window) sums
 `BilledCost` by the UTC day of `ChargePeriodStart`.
@@ -47,6 +57,7 @@ from typing import Any
 from pydantic import Field, SecretStr, model_validator
 
 from cost_exporter import catalog
+from cost_exporter.breakdowns import OTHER, top_n
 from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError
 from cost_exporter.focus_records import BadRecord, FocusRecord, parse_record, parse_timestamp
@@ -76,6 +87,7 @@ CLASS_B_NAMES = """HeadBucket HeadObject GetObject UsageSummary GetBucketEncrypt
 R2_CLASS_A, R2_CLASS_B = frozenset(CLASS_A_NAMES.split()), frozenset(CLASS_B_NAMES.split())
 R2_FREE = frozenset({"DeleteObject", "DeleteBucket", "AbortMultipartUpload"})
 GROUP_LIMIT = 10000
+DEFAULT_TOP_N = 20
 USAGE_METRICS = (
     "workers_requests",
     "workers_cpu_time_seconds",
@@ -112,6 +124,8 @@ class Config(HttpAccountConfig):
     """Spend from the Billable Usage API (permission Billing Read)."""
     analytics: bool = True
     """Usage from the GraphQL Analytics API (permission Account Analytics Read)."""
+    top_n: int = Field(DEFAULT_TOP_N, ge=1)
+    """Zones (by spend) and Worker scripts (by requests) kept; the rest is summed as `other`."""
 
     @model_validator(mode="after")
     def _something_to_collect(self) -> Config:
@@ -143,7 +157,7 @@ def next_page(body: Any) -> str | None:
         return None
     try:
         page, total = int(info["page"]), int(info["total_pages"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
     return str(page + 1) if page < total else None
 
@@ -187,6 +201,17 @@ def parse_info(result: Any, ctx: Context) -> Coverage:
 class MonthRecords:
     records: list[FocusRecord] = field(default_factory=list)
     unreadable: int = 0
+    zones: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    """(zone, currency) -> BilledCost of the records that name a zone."""
+
+
+def zone_of(raw: Mapping[str, Any]) -> str | None:
+    """The zone a record is charged to: `ZoneName`, else `ZoneId`; None for account charges."""
+    for key in ("ZoneName", "ZoneId"):
+        value = raw.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
 
 
 def read_records(result: Any, month_first: date, into: MonthRecords, ctx: Context) -> None:
@@ -204,6 +229,9 @@ def read_records(result: Any, month_first: date, into: MonthRecords, ctx: Contex
             continue
         if record.month == (month_first.year, month_first.month):
             into.records.append(record)
+            zone = zone_of(raw)
+            if zone is not None:
+                into.zones[(zone, record.currency)] += record.billed_cost
 
 
 def spend_samples(family: catalog.Family, month: MonthRecords, currency: str) -> list[Sample]:
@@ -216,6 +244,18 @@ def spend_samples(family: catalog.Family, month: MonthRecords, currency: str) ->
         Sample.of(family, Money(amount, cur), service_name=service, source="api")
         for (service, cur), amount in sorted(totals.items())
     ]
+
+
+def zone_samples(month: MonthRecords, keep: int) -> list[Sample]:
+    """This month's spend per zone, the `keep` largest per currency and the rest as `other`."""
+    samples = []
+    for currency in sorted({currency for _, currency in month.zones}):
+        by_zone = {zone: v for (zone, cur), v in month.zones.items() if cur == currency}
+        samples += [
+            Sample.of(catalog.ZONE_MONTH_TO_DATE, Money(amount, currency), zone=zone)
+            for zone, amount in sorted(top_n(by_zone, keep).items())
+        ]
+    return samples
 
 
 async def fetch_month(
@@ -267,6 +307,7 @@ async def collect_spend(config: Config, ctx: Context, headers: Mapping[str, str]
     return (
         spend_samples(catalog.MONTH_TO_DATE, current, currency)
         + spend_samples(catalog.PREVIOUS_MONTH, previous, currency)
+        + zone_samples(current, config.top_n)
         + daily_spend(previous, current).completed(utc_day(ctx.now))
     )
 
@@ -329,9 +370,12 @@ def _rows(account: Mapping[str, Any], alias: str, ctx: Context) -> list[dict[str
     return good
 
 
-def usage_samples(account: Mapping[str, Any], ctx: Context) -> list[Sample]:
+def usage_samples(
+    account: Mapping[str, Any], ctx: Context, keep: int = DEFAULT_TOP_N
+) -> list[Sample]:
     """This month's Workers and R2 usage; a dataset without rows is a known 0."""
     usage = dict.fromkeys(USAGE_METRICS, Decimal(0))
+    scripts: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for row in _rows(account, "workers", ctx):
         try:
             requests = to_decimal(dig(row, "sum", "requests"))
@@ -341,6 +385,10 @@ def usage_samples(account: Mapping[str, Any], ctx: Context) -> list[Sample]:
             continue
         usage["workers_requests"] += requests
         usage["workers_cpu_time_seconds"] += cpu_us / 1_000_000
+        script = dig(row, "dimensions", "scriptName")
+        name = script if isinstance(script, str) and script else OTHER
+        scripts[name]["requests"] += requests
+        scripts[name]["cpu_time_seconds"] += cpu_us / 1_000_000
     for row in _rows(account, "r2Operations", ctx):
         action = dig(row, "dimensions", "actionType")
         try:
@@ -361,7 +409,21 @@ def usage_samples(account: Mapping[str, Any], ctx: Context) -> list[Sample]:
         Sample.of(catalog.BUCKET_USAGE, size, bucket=bucket, metric="r2_storage_bytes")
         for bucket, size in sorted(buckets.items())
     ]
-    return samples
+    return samples + worker_samples(scripts, keep)
+
+
+def worker_samples(scripts: Mapping[str, Mapping[str, Decimal]], keep: int) -> list[Sample]:
+    """Requests and CPU seconds of the `keep` scripts with most requests; the rest as `other`."""
+    kept = set(top_n({s: m["requests"] for s, m in scripts.items() if s != OTHER}, keep))
+    capped: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for script, metrics in scripts.items():
+        for metric, value in metrics.items():
+            capped[script if script in kept else OTHER][metric] += value
+    return [
+        Sample.of(catalog.WORKER_USAGE, value, script=script, metric=metric)
+        for script, metrics in sorted(capped.items())
+        for metric, value in sorted(metrics.items())
+    ]
 
 
 def latest_storage(rows: Iterable[Mapping[str, Any]], ctx: Context) -> dict[str, Decimal]:
@@ -409,7 +471,7 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
     if config.billing:
         samples += await collect_spend(config, ctx, headers)
     if config.analytics:
-        samples += usage_samples(await fetch_usage(config, ctx, headers), ctx)
+        samples += usage_samples(await fetch_usage(config, ctx, headers), ctx, config.top_n)
     return samples
 
 
@@ -434,7 +496,10 @@ PROVIDER = ProviderSpec(
     config_model=Config,
     collect=collect,
     history=history,
-    summary="Spend from the Billable Usage API; Workers and R2 usage from GraphQL Analytics.",
+    summary=(
+        "Spend from the Billable Usage API (per service and per zone); Workers (per script) "
+        "and R2 usage from GraphQL Analytics."
+    ),
     env={
         "token": "CLOUDFLARE_API_TOKEN",
         "account_id": "CLOUDFLARE_ACCOUNT_ID",
