@@ -579,3 +579,14 @@ def test_many_scripts_are_capped_and_rows_without_a_script_count_in_other() -> N
     assert per_script[("other", "cpu_time_seconds")] == Decimal(10)
     requests = sum(v for (_, m), v in per_script.items() if m == "requests")
     assert requests == usage(samples)["workers_requests"]
+
+
+def test_a_non_finite_page_number_ends_paging_instead_of_crashing() -> None:
+    from cost_exporter.providers.cloudflare import next_page
+
+    assert (
+        next_page({"success": True, "result_info": {"page": float("inf"), "total_pages": 3}})
+        is None
+    )
+    assert next_page({"result_info": {"page": 1, "total_pages": float("nan")}}) is None
+    assert next_page({"result_info": {"page": 1, "total_pages": 3}}) == "2"
