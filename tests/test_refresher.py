@@ -239,3 +239,15 @@ async def test_caps_come_from_the_current_config_even_with_a_fresh_restored_snap
     )
     assert mtd(restarted, "good") == 10.0
     assert refresher.snapshot.accounts.keys() == restarted.snapshot.accounts.keys()
+
+
+async def test_a_credit_balance_floor_is_exported_only_where_configured(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    fakes.returns("good", spend("1"))
+    fakes.returns("flaky", spend("2"))
+    floors = CONFIG + "budgets:\n  - {provider: fake, account: good, credit_balance_min: 10}\n"
+    refresher = make_refresher(tmp_path, make_config(tmp_path, floors, ENV))
+    text = refresher.rendered.text.decode()
+    assert 'cost_credit_balance_min{account="good",currency="USD",provider="fake"} 10.0' in text
+    assert 'cost_credit_balance_min{account="flaky"' not in text

@@ -181,6 +181,13 @@ LAST_DAY_TIMESTAMP = Family(
     f"Unix time of 00:00 UTC of the day cost_last_day describes. {CACHED}",
     ("provider", "account"),
 )
+CREDIT_BALANCE_MIN = Family(
+    "cost_credit_balance_min",
+    Kind.GAUGE,
+    "Configured absolute minimum of a prepaid credit balance (from the config file).",
+    ("provider", "account", "currency"),
+    money=True,
+)
 DAILY_BUDGET = Family(
     "cost_daily_budget",
     Kind.GAUGE,
@@ -425,6 +432,7 @@ ALL: tuple[Family, ...] = (
     ZONE_MONTH_TO_DATE,
     WORKER_USAGE,
     CREDIT_BALANCE,
+    CREDIT_BALANCE_MIN,
     DAILY_SPEND,
     DAILY_SERVICE_SPEND,
     LAST_DAY,

@@ -196,6 +196,8 @@ def _add_caps(series: Series, config: Config) -> None:
             series[catalog.BUDGET][key] = budget.monthly
         if budget.daily is not None:
             series[catalog.DAILY_BUDGET][key] = budget.daily
+        if budget.credit_balance_min is not None:
+            series[catalog.CREDIT_BALANCE_MIN][key] = budget.credit_balance_min
         for metric_name, limit in budget.usage_limits.items():
             series[catalog.USAGE_LIMIT][(budget.provider, budget.account, metric_name)] = limit
 

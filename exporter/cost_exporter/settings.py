@@ -160,6 +160,8 @@ class Budget(Strict):
     monthly: Decimal | None = Field(None, ge=0)
     daily: Decimal | None = Field(None, ge=0)
     """Cap on the spend of one complete UTC day (cost_daily_budget); off unless set."""
+    credit_balance_min: Decimal | None = Field(None, ge=0)
+    """Alert when a prepaid balance falls below this (cost_credit_balance_min); off unless set."""
     usage_limits: dict[str, Decimal] = Field(default_factory=dict)
 
     @field_validator("usage_limits")
