@@ -113,9 +113,9 @@ def test_alertmanager_config_passes_amtool_check_config() -> None:
 @pytest.mark.parametrize(
     ("labels", "receiver"),
     [
-        (["alertname=BudgetExceeded", "severity=critical", "provider=ovh"], "critical"),
-        (["alertname=BudgetWarning", "severity=warning", "provider=vercel"], "warning"),
-        (["alertname=Other"], "webhook"),
+        (["alertname=BudgetExceeded", "severity=critical", "provider=ovh"], "email,costs"),
+        (["alertname=BudgetWarning", "severity=warning", "provider=vercel"], "costs"),
+        (["alertname=Other"], "costs"),
     ],
 )
 def test_alertmanager_routes_by_severity(labels: list[str], receiver: str) -> None:
@@ -247,7 +247,7 @@ def test_alertmanager_inhibits_what_decisions_md_settles() -> None:
 
 def test_alertmanager_groups_by_provider_and_reads_secrets_from_files() -> None:
     config = load(ALERTMANAGER_YML)
-    assert config["route"]["group_by"] == ["alertname", "provider"]
+    assert config["route"]["group_by"] == ["provider", "account"]
     assert config["route"]["repeat_interval"] == "24h"
     text = ALERTMANAGER_YML.read_text(encoding="utf-8")
     for plain in ("smtp_auth_password:", "slack_api_url:", "api_url:", "auth_password:"):

@@ -55,7 +55,7 @@ def test_a_bill_over_its_budget_notifies_warning_and_critical_for_that_provider(
 
     # BudgetWarning reaches the webhook and Slack, although BudgetExceeded fires too.
     payload, warning = stack.wait_for_notification("BudgetWarning", provider="ovh")
-    assert payload["receiver"] == "warning"  # routed by severity
+    assert payload["receiver"] == "costs"
     assert warning["labels"]["severity"] == "warning"
     assert warning["labels"]["cap"] == "monthly_budget"
     assert warning["annotations"] == {
@@ -76,9 +76,23 @@ def test_a_bill_over_its_budget_notifies_warning_and_critical_for_that_provider(
     )
 
     payload, exceeded = stack.wait_for_notification("BudgetExceeded", provider="ovh")
-    assert payload["receiver"] == "critical"
+    assert payload["receiver"] == "costs"
     assert exceeded["labels"]["severity"] == "critical"
     assert "over its monthly budget of 200.00 USD" in exceeded["annotations"]["description"]
+    # Grouped by provider: the warning and the critical alert share one notification.
+    together = wait_until(
+        lambda: [
+            p
+            for p in stack.sink.payloads
+            if p["groupLabels"].get("provider") == "ovh"
+            and {"BudgetWarning", "BudgetExceeded"}
+            <= {a["labels"]["alertname"] for a in p["alerts"] if a["status"] == "firing"}
+        ],
+        "one notification holding ovh's BudgetWarning and BudgetExceeded",
+        ALERT_TIMEOUT_S,
+        stack.diagnostics,
+    )
+    assert together[0]["receiver"] == "costs"
 
     # The forecast (250 > 200) is quiet until the 4th of the month; from then on it
     # fires in Prometheus but BudgetExceeded inhibits it in Alertmanager.
@@ -131,7 +145,7 @@ def test_stopping_the_exporter_fires_cost_exporter_down(start_stack: StartStack)
     stack.exporter.stop()
 
     payload, down = stack.wait_for_notification("CostExporterDown")
-    assert payload["receiver"] == "critical"
+    assert payload["receiver"] == "costs"
     assert down["labels"]["job"] == "cost-exporter"
     assert down["labels"]["instance"] == f"127.0.0.1:{stack.exporter_port}"
     assert down["annotations"]["runbook_url"] == f"{RUNBOOK}#costexporterdown"
@@ -155,7 +169,7 @@ def test_a_vercel_usage_limit_of_1_notifies_budget_warning_and_lifting_it_resolv
         payload, warning = stack.wait_for_notification(
             "BudgetWarning", provider="vercel", metric="function_invocations"
         )
-        assert payload["receiver"] == "warning"
+        assert payload["receiver"] == "costs"
         assert warning["labels"]["cap"] == "usage_limit"
         assert warning["annotations"]["description"] == (
             "vercel/default function_invocations is 1.6M this month, above 80% of its limit of 1."
