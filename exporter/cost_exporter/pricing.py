@@ -17,6 +17,9 @@ from importlib import resources
 from typing import Any
 
 import yaml
+from pydantic import Field
+
+from cost_exporter.settings import Strict
 
 PER_MILLION = Decimal(1_000_000)
 
@@ -34,6 +37,18 @@ class ModelPrice:
         if self.cache_read is None:
             return Decimal(0)
         return cache_read_tokens * (self.input - self.cache_read) / PER_MILLION
+
+
+class PriceOverride(Strict):
+    """A user's price for one model (`ai_prices:` in a provider account), USD per million."""
+
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+    cache_read: Decimal | None = Field(None, ge=0)
+    cache_write: Decimal | None = Field(None, ge=0)
+
+    def price(self) -> ModelPrice:
+        return ModelPrice(self.input, self.output, self.cache_read, self.cache_write)
 
 
 def _price(raw: Mapping[str, Any]) -> ModelPrice:
@@ -55,12 +70,13 @@ def shipped_table() -> dict[str, Any]:
 
 
 def prices_for(
-    provider: str, overrides: Mapping[str, Mapping[str, Any]] | None = None
+    provider: str, overrides: Mapping[str, PriceOverride] | None = None
 ) -> dict[str, ModelPrice]:
+    """The shipped table of `provider`, with the user's validated overrides on top."""
     table = {
         model: _price(raw) for model, raw in shipped_table()["providers"].get(provider, {}).items()
     }
-    table.update({model: _price(raw) for model, raw in (overrides or {}).items()})
+    table.update({model: override.price() for model, override in (overrides or {}).items()})
     return table
 
 

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
 from cost_exporter import catalog, periods, pricing
 from cost_exporter.breakdowns import top_n
@@ -60,13 +60,7 @@ class Config(HttpAccountConfig):
     base_url: str = "https://api.anthropic.com"
     admin_key: SecretStr
     top_n: int = Field(20, ge=1)
-    ai_prices: dict[str, dict[str, Decimal]] = Field(default_factory=dict)
-
-    @field_validator("ai_prices")
-    @classmethod
-    def _valid_prices(cls, value: dict[str, dict[str, Decimal]]) -> dict[str, dict[str, Decimal]]:
-        pricing.prices_for("anthropic", value)  # raises on a model without input/output
-        return value
+    ai_prices: dict[str, pricing.PriceOverride] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError
 from cost_exporter.providers.base import Context, ProviderSpec
 from cost_exporter.samples import BadAmount, Money, Sample, to_decimal
-from cost_exporter.settings import HttpAccountConfig, Strict
+from cost_exporter.settings import HttpAccountConfig
 
 COSTS = "/organization/costs"
 COMPLETIONS = "/organization/usage/completions"
@@ -48,20 +48,11 @@ T = TypeVar("T")
 ZERO = Decimal(0)
 
 
-class Price(Strict):
-    """USD per million tokens, as in `data/ai_prices.yml`."""
-
-    input: Decimal = Field(ge=0)
-    output: Decimal = Field(ge=0)
-    cache_read: Decimal | None = Field(None, ge=0)
-    cache_write: Decimal | None = Field(None, ge=0)
-
-
 class Config(HttpAccountConfig):
     base_url: str = "https://api.openai.com/v1"
     admin_key: SecretStr
     top_n: int = Field(20, ge=1)
-    ai_prices: dict[str, Price] = Field(default_factory=dict)
+    ai_prices: dict[str, pricing.PriceOverride] = Field(default_factory=dict)
     project_names: dict[str, str] = Field(default_factory=dict)
     api_key_names: dict[str, str] = Field(default_factory=dict)
 
@@ -291,8 +282,7 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
     tokens: dict[str, Tokens] = defaultdict(Tokens)
     for model, row in await fetch(config, ctx, COMPLETIONS, _tokens, usage):
         tokens[model].add(row)
-    overrides = {model: p.model_dump(exclude_none=True) for model, p in config.ai_prices.items()}
-    prices = pricing.prices_for("openai", overrides)
+    prices = pricing.prices_for("openai", config.ai_prices)
     days = daily_spend(previous + current).completed(utc_day(ctx.now))
     return [*spend_samples(current, previous, config), *usage_samples(tokens, prices), *days]
 
