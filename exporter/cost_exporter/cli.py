@@ -169,7 +169,7 @@ async def collect_once(settings: ExporterSettings, config: Config, out: TextIO) 
 
 def print_table(refresher: Refresher, out: TextIO) -> None:
     config = refresher.config
-    series = collect_series(refresher.snapshot, config, datetime.now(UTC))
+    series = collect_series(refresher.snapshot, config, refresher.clock())
     print(f"{'provider':<12} {'account':<12} {'state':<8} error", file=out)
     for state in sorted(refresher.snapshot.accounts.values(), key=lambda s: s.key):
         word = "ok" if state.up else "FAILED"
@@ -218,8 +218,11 @@ def print_attribution(
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"cost-exporter: cannot read the snapshot {path}: {exc}", file=err)
         return 1
-    now = now or datetime.now(UTC)
     snapshot = saved.for_accounts(entry.key for entry in config.accounts)
+    newest = max((s.last_success for s in snapshot.accounts.values() if s.last_success), default=0)
+    # The report describes the snapshot's own month: read on the 3rd, a snapshot of the
+    # 30th still shows that month, not an empty one.
+    now = now or datetime.fromtimestamp(newest, UTC)
     collected = [
         (state.provider, list(published_samples(state, config, now)))
         for state in snapshot.accounts.values()
@@ -227,7 +230,6 @@ def print_attribution(
     rules = config.attribution or Attribution()
     result = attribution.report(rules, collected)
     currency = config.reporting_currency
-    newest = max((s.last_success for s in snapshot.accounts.values() if s.last_success), default=0)
     when = datetime.fromtimestamp(newest, UTC).strftime("of %Y-%m-%d %H:%M UTC")
     print(
         f"Spend this month per app ({currency}), snapshot {when if newest else 'empty'}", file=out
