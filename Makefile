@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit check-config bench audit golden clean
+.PHONY: help run test lint typecheck unit frozen check-config bench audit golden clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ run: $(STAMP) ## run the exporter on :9210 with the bundled example config (no c
 	COST_LOG_FORMAT=$${COST_LOG_FORMAT:-console} \
 	$(BIN)/cost-exporter
 
-test: lint typecheck unit ## everything CI runs: lint, types, unit + end-to-end tests
+test: lint typecheck unit frozen ## everything CI runs: lint, types, unit + end-to-end tests, frozen clock
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check exporter tests grafana bench
@@ -34,6 +34,12 @@ typecheck: $(STAMP) ## mypy --strict over the package
 
 unit: $(STAMP) ## pytest (real prometheus/alertmanager end-to-end tests included when installed)
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+# The 1st of a month at 00:10 UTC, after a February: no day of the month has completed yet.
+FROZEN_AT ?= 2027-03-01 00:10:00
+frozen: $(STAMP) ## the unit tests again with the clock set to FROZEN_AT (needs Debian's faketime)
+	@command -v faketime >/dev/null || { echo "faketime not found: apt-get install faketime" >&2; exit 1; }
+	faketime -f '@$(FROZEN_AT)' $(BIN)/pytest -n 2 -q -p no:cacheprovider --ignore=tests/e2e
 
 check-config: $(STAMP) ## validate the config named by COST_CONFIG_FILE
 	$(BIN)/cost-exporter check-config

@@ -121,7 +121,14 @@ def samples_for(provider: str, rng: random.Random, collected: float) -> list[Sam
     for family in (catalog.MONTH_TO_DATE, catalog.PREVIOUS_MONTH):
         for i in range(SERVICES):
             out.append(
-                Sample.of(family, _money(rng), service_name=f"Service {i}", source="api", **extra)
+                Sample.of(
+                    family,
+                    _money(rng),
+                    service_name=f"Service {i}",
+                    source="api",
+                    charge_frequency=catalog.USAGE_BASED,
+                    **extra,
+                )
             )
     if provider == "focus":
         return out
@@ -163,7 +170,7 @@ def samples_for(provider: str, rng: random.Random, collected: float) -> list[Sam
         first = datetime.fromtimestamp(collected, UTC).date().replace(day=1) - timedelta(days=31)
         for d in range(50):
             day = (first + timedelta(days=d)).isoformat()
-            out.append(Sample.of(daily, _money(rng), day=day))
+            out.append(Sample.of(daily, _money(rng), day=day, charge_frequency=catalog.USAGE_BASED))
     return out
 
 

@@ -408,14 +408,13 @@ FIXED_MONTH_TO_DATE = {
 }
 
 
-def expected_month_to_date(today: date | None = None) -> dict[str, Decimal | None]:
+def expected_month_to_date(today: date) -> dict[str, Decimal | None]:
     """Month-to-date spend per provider that the collectors read from the fake on `today`.
 
     Only the API collectors; manual bills are in `expected_manual_month_to_date`. None: the
     provider exports no month-to-date series that day (OpenRouter on the 1st, when no day of
     the month has completed). Wasabi is an estimate that grows with the completed days.
     """
-    today = today or datetime.now(UTC).date()
     totals: dict[str, Decimal | None] = dict(FIXED_MONTH_TO_DATE)
     totals["cloudflare_ai_gateway"] = None  # never: the same AI traffic is billed upstream
     if today.day == 1:
@@ -453,14 +452,14 @@ def manual_accounts(providers: Iterable[str] = PROVIDERS) -> list[dict[str, Any]
 
 
 def expected_manual_month_to_date(
-    providers: Iterable[str] = PROVIDERS, today: date | None = None
+    today: date, providers: Iterable[str] = PROVIDERS
 ) -> dict[str, Decimal]:
     """Month-to-date of the fixed bills `write_config` copies from the example, per provider."""
     example = example_config()
     rates = {code: Decimal(str(rate)) for code, rate in (example.get("fx_rates") or {}).items()}
     reporting = example.get("reporting_currency", "USD")
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    month = today or datetime.now(UTC).date()
+    month = today
     for account in manual_accounts(providers):
         for bill in account["bills"]:
             if not manual.Bill(**bill).active_in((month.year, month.month)):

@@ -18,6 +18,7 @@ from cost_exporter.providers.base import Context, ProviderSpec
 from cost_exporter.refresher import Refresher
 from cost_exporter.samples import Money, Sample
 from cost_exporter.settings import Config, HttpAccountConfig, load_config, load_exporter_settings
+from tests.helpers import NOW
 
 
 class FakeConfig(HttpAccountConfig):
@@ -31,7 +32,11 @@ Behaviour = Callable[[FakeConfig, Context], Awaitable[list[Sample]]]
 def spend(amount: str, service: str = "Compute", currency: str = "USD") -> list[Sample]:
     return [
         Sample.of(
-            catalog.MONTH_TO_DATE, Money.of(amount, currency), service_name=service, source="api"
+            catalog.MONTH_TO_DATE,
+            Money.of(amount, currency),
+            service_name=service,
+            source="api",
+            charge_frequency=catalog.USAGE_BASED,
         ),
         Sample.of(catalog.USAGE, Decimal(amount) * 1000, metric="function_invocations"),
     ]
@@ -106,5 +111,5 @@ def make_config(tmp_path: Any, yaml_text: str, env: dict[str, str] | None = None
 def make_refresher(tmp_path: Any, config: Config, clock: Any = None, **settings: str) -> Refresher:
     env = {"COST_STATE_DIR": str(tmp_path / "state"), "COST_COLLECTOR_TIMEOUT_S": "0.5", **settings}
     http = HttpClient(retry=RetryPolicy(max_attempts=2, initial_wait_s=0, max_wait_s=0))
-    kwargs = {"clock": clock} if clock else {}
-    return Refresher(load_exporter_settings(env), config, http, **kwargs)
+    # Tests never read the wall clock: a refresher without a clock of its own lives at NOW.
+    return Refresher(load_exporter_settings(env), config, http, clock=clock or (lambda: NOW))

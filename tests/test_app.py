@@ -56,12 +56,12 @@ async def test_metrics_serves_the_snapshot_in_text_format(
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     body = response.text
     assert (
-        'cost_month_to_date{account="a",currency="USD",provider="fake",service_name="Compute",source="api"} 10.0'
+        'cost_month_to_date{account="a",charge_frequency="usage_based",currency="USD",provider="fake",service_name="Compute",source="api"} 10.0'
         in body
     )
     # 5 EUR at the configured rate of 2
     assert (
-        'cost_month_to_date{account="b",currency="USD",provider="fake",service_name="Compute",source="api"} 10.0'
+        'cost_month_to_date{account="b",charge_frequency="usage_based",currency="USD",provider="fake",service_name="Compute",source="api"} 10.0'
         in body
     )
     assert 'cost_budget{account="a",currency="USD",provider="fake"} 100.0' in body

@@ -47,8 +47,14 @@ def spend(
     family: Family, amount: str, service: str, currency: str = "USD", **labels: str
 ) -> Sample:
     source = labels.pop("source", "api")
+    frequency = labels.pop("charge_frequency", catalog.USAGE_BASED)
     return Sample.of(
-        family, Money.of(amount, currency), service_name=service, source=source, **labels
+        family,
+        Money.of(amount, currency),
+        service_name=service,
+        source=source,
+        charge_frequency=frequency,
+        **labels,
     )
 
 

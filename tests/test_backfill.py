@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from pytest_httpx import HTTPXMock
 
-from cost_exporter import backfill, catalog, cli, health
+from cost_exporter import backfill, catalog, cli, forecast, health
 from cost_exporter.backfill import (
     FAMILIES,
     History,
@@ -120,11 +120,18 @@ def known_gap(day: date, first: date, family: catalog.Family, provider: str) -> 
         return True
     if day == first and family in (catalog.LAST_DAY, catalog.LAST_DAY_TIMESTAMP):
         return True
-    # On the 1st no day has completed: Wasabi's estimate says 0 (and so does its
-    # forecast), the history has no day to sum, so no sample: the series restarts
-    # on the 2nd, as Vercel's does live.
+    # On the 1st no day has completed: Wasabi's estimate says 0 (its forecast leans
+    # on the previous month alone), the history has no day to sum, so no sample: the
+    # series restarts on the 2nd, as Vercel's does live.
     monthly = (catalog.MONTH_TO_DATE, catalog.FORECAST_MONTH_END)
     return day.day == 1 and provider == "wasabi" and family in monthly
+
+
+def leaned_on(day: date, first: date) -> bool:
+    """Early in the first month the live forecast leans on the month before, which the
+    history does not reach: there the two forecasts differ, for that reason only."""
+    first_month = (day.year, day.month) == (first.year, first.month)
+    return first_month and day.day <= forecast.WARM_UP_DAYS
 
 
 async def test_every_rebuilt_sample_is_what_the_live_exporter_showed_that_day(
@@ -143,9 +150,11 @@ async def test_every_rebuilt_sample_is_what_the_live_exporter_showed_that_day(
         ts = int(midnight(day).timestamp())
         live = await live_on(day, config, http)
         for (family, labels), value in live.items():
+            if family is catalog.FORECAST_MONTH_END and leaned_on(day, first):
+                continue
             if known_gap(day, first, family, labels[0]):
                 assert (family, labels, ts) not in rebuilt
-                if family in (catalog.MONTH_TO_DATE, catalog.FORECAST_MONTH_END):
+                if family is catalog.MONTH_TO_DATE:
                     assert value == 0
                 continue
             assert rebuilt.get((family, labels, ts)) == value, (day, family.name, labels)
@@ -166,16 +175,19 @@ async def test_month_to_date_matches_the_fixture_computed_without_the_exporter(
     for day in (date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 31), date(2026, 11, 22)):
         ts = int(midnight(day).timestamp())
         expected = year.vercel_month_to_date(day)
+        names = catalog.MONTH_TO_DATE.labels
         found = {
-            labels[2]: value
+            (named["service_name"], named["charge_frequency"]): value
             for (family, labels, at), value in rebuilt.items()
-            if family is catalog.MONTH_TO_DATE and labels[0] == "vercel" and at == ts
+            if family is catalog.MONTH_TO_DATE and at == ts
+            for named in [dict(zip(names, labels, strict=True))]
+            if named["provider"] == "vercel"
         }
         assert found == expected, day
         yesterday = day - timedelta(days=1)
         last = rebuilt.get((catalog.LAST_DAY, ("vercel", "default", "USD"), ts))
         if charges_of(yesterday):  # an idle day has no figure: the day before it shows
-            assert last == year.vercel_day(yesterday)
+            assert last == year.vercel_usage_day(yesterday)
 
 
 async def test_the_month_to_date_restarts_on_the_1st_and_the_previous_month_takes_over(
@@ -185,15 +197,19 @@ async def test_the_month_to_date_restarts_on_the_1st_and_the_previous_month_take
     serve(httpx_mock, year)
     points = await backfilled(year_config(tmp_path))
     mtd = points[catalog.MONTH_TO_DATE]
-    invocations = ("vercel", "default", "Function Invocations", "USD", "api")
+    invocations = ("vercel", "default", "Function Invocations", "USD", "api", "usage_based")
     by_day = {datetime.fromtimestamp(ts, UTC).date(): v for ts, v in mtd[invocations]}
     assert date(2026, 10, 31) in by_day
     assert date(2026, 11, 1) not in by_day  # no completed day yet: no sample
     assert by_day[date(2026, 11, 2)] < by_day[date(2026, 10, 31)]
     # From the 1st on, October's total is the previous month, every day of November.
-    october = year.vercel_month_to_date(date(2026, 10, 31))["Function Invocations"]
+    october = year.vercel_month_to_date(date(2026, 10, 31))[(invocations[2], "usage_based")]
     october += sum(
-        (c.amount for c in charges_of(date(2026, 10, 31)) if c.service == invocations[2]),
+        (
+            c.amount
+            for c in charges_of(date(2026, 10, 31))
+            if (c.service, c.frequency) == (invocations[2], "usage_based")
+        ),
         Decimal(0),
     )
     previous = dict(points[catalog.PREVIOUS_MONTH][invocations])
@@ -214,14 +230,15 @@ def thirty_day_provider(amount: str = "2") -> ProviderSpec[FakeConfig]:
         found = []
         for day in days(start.date(), end.date()):
             money = Money.of(amount, "EUR")
-            found.append(Sample.of(catalog.DAILY_SPEND, money, day=day.isoformat()))
+            usage = {"day": day.isoformat(), "charge_frequency": catalog.USAGE_BASED}
+            found.append(Sample.of(catalog.DAILY_SPEND, money, **usage))
             found.append(
                 Sample.of(
                     catalog.DAILY_SERVICE_SPEND,
                     money,
-                    day=day.isoformat(),
                     service_name="Inference",
                     source="api",
+                    **usage,
                 )
             )
         return found
@@ -262,7 +279,8 @@ async def test_a_month_the_history_does_not_reach_from_its_1st_gets_no_month_to_
     assert stamps[catalog.MONTH_TO_DATE][0] == date(2026, 11, 2)
     assert catalog.PREVIOUS_MONTH not in stamps
     assert stamps[catalog.LAST_DAY][0] == date(2026, 10, 25)
-    mtd = dict(points[catalog.MONTH_TO_DATE][("fake", "default", "Inference", "USD", "api")])
+    inference = ("fake", "default", "Inference", "USD", "api", "usage_based")
+    mtd = dict(points[catalog.MONTH_TO_DATE][inference])
     # Converted to the reporting currency: 2 EUR a day at 1.5, 21 days completed.
     assert mtd[int(midnight(date(2026, 11, 22)).timestamp())] == Decimal("63.0")
 
@@ -406,9 +424,10 @@ def test_without_an_account_that_has_history_the_command_says_so(tmp_path: Path)
 def test_history_as_of_a_day_sums_the_days_before_it_only() -> None:
     def spend(day: str, amount: str) -> list[Sample]:
         money = Money.of(amount, "USD")
+        usage = {"day": day, "charge_frequency": catalog.USAGE_BASED}
         return [
-            Sample.of(catalog.DAILY_SPEND, money, day=day),
-            Sample.of(catalog.DAILY_SERVICE_SPEND, money, day=day, service_name="S", source="api"),
+            Sample.of(catalog.DAILY_SPEND, money, **usage),
+            Sample.of(catalog.DAILY_SERVICE_SPEND, money, service_name="S", source="api", **usage),
         ]
 
     history = History(

@@ -2,7 +2,8 @@
 
 The exporter runs as a subprocess, exactly as a user would run it, with its environment and
 config file pointing every HTTP provider at `tests.fake_providers`. The fake dates its records
-from today's date, so these tests hold on any day; `expected_month_to_date` gives the totals.
+from its clock, and the exporter runs under libfaketime at the same moment, so no test reads
+the wall clock; `expected_month_to_date` gives the totals.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from cost_exporter.http_client import HttpClient, RetryPolicy
 from cost_exporter.providers import REGISTRY, env_specs
 from cost_exporter.providers.base import Context
 from cost_exporter.settings import load_config
+from tests.e2e import binaries
 from tests.fake_providers import (
     CF_BLOG,
     CF_SHOP,
@@ -36,6 +38,9 @@ from tests.fake_providers import (
 )
 
 RUN_TIMEOUT_S = 60
+# Any moment works (the parametrised test below tries the hard ones in process); this
+# one is fixed so the subprocess and the fake agree without reading the wall clock.
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 # A usage limit the fake's Vercel usage (1.6M invocations) exceeds, as the alert tests need.
 INVOCATION_LIMIT = 1
 BUDGETS = [
@@ -50,7 +55,7 @@ CENT = Decimal("0.01")
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeProviders]:
-    with FakeProviders() as server:
+    with FakeProviders(clock=lambda: NOW) as server:
         yield server
 
 
@@ -111,21 +116,20 @@ def collect_once(fake: FakeProviders, tmp_path: Path, **extra: str) -> Run:
         COST_HTTP_TIMEOUT_S="10",
     )
     env.update(extra)
-    for _ in range(2):
-        before = datetime.now(UTC).date()
-        result = subprocess.run(
-            [sys.executable, "-m", "cost_exporter", "collect", "--once"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_S,
-            check=False,
-        )
-        if datetime.now(UTC).date() == before:  # else midnight UTC passed: run again
-            table = read_table(result.stdout)
-            return Run(result.returncode, result.stdout, result.stderr, before, table)
-        fake.reset_counts()
-    pytest.fail("the UTC date changed during both runs")
+    faketime = binaries.require(binaries.FAKETIME)
+    # `@` starts the exporter's clock at NOW and lets it run (a clock that stands still
+    # would stop asyncio's timers).
+    at = "@" + NOW.strftime("%Y-%m-%d %H:%M:%S")
+    result = subprocess.run(
+        [faketime, "-f", at, sys.executable, "-m", "cost_exporter", "collect", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    table = read_table(result.stdout)
+    return Run(result.returncode, result.stdout, result.stderr, NOW.date(), table)
 
 
 def expected_totals(today: date, providers: tuple[str, ...] = PROVIDERS) -> dict[str, Decimal]:
@@ -134,7 +138,7 @@ def expected_totals(today: date, providers: tuple[str, ...] = PROVIDERS) -> dict
     for provider, amount in expected_month_to_date(today).items():
         if provider in providers and amount is not None:
             totals[provider] += amount
-    for provider, amount in expected_manual_month_to_date().items():
+    for provider, amount in expected_manual_month_to_date(today).items():
         totals[provider] += amount
     return dict(totals)
 
@@ -236,7 +240,7 @@ async def test_wasabi_with_its_s3_inventory_from_the_environment_alone(
     [entry] = config.accounts
     http = HttpClient(retry=RetryPolicy(max_attempts=1))
     try:
-        ctx = Context(http=http, now=datetime.now(UTC))
+        ctx = Context(http=http, now=NOW)
         outcome = await health.run(REGISTRY["wasabi"], entry, ctx, config, 20)
     finally:
         await http.aclose()

@@ -32,8 +32,12 @@ def config(*budgets: Budget, fx: dict[str, Decimal] | None = None) -> Config:
     )
 
 
-def daily(day: str, amount: str, currency: str = "USD") -> Sample:
-    return Sample.of(catalog.DAILY_SPEND, Money.of(amount, currency), day=day)
+def daily(
+    day: str, amount: str, currency: str = "USD", frequency: str = catalog.USAGE_BASED
+) -> Sample:
+    return Sample.of(
+        catalog.DAILY_SPEND, Money.of(amount, currency), day=day, charge_frequency=frequency
+    )
 
 
 def state(*samples: Sample, collected: datetime = COLLECTED) -> AccountState:
@@ -76,7 +80,13 @@ def test_a_quiet_day_without_figures_leaves_the_older_day_and_says_which_it_is()
 
 
 def test_without_daily_figures_there_is_no_series_never_a_zero() -> None:
-    monthly = Sample.of(catalog.MONTH_TO_DATE, Money.of(3, "USD"), service_name="x", source="api")
+    monthly = Sample.of(
+        catalog.MONTH_TO_DATE,
+        Money.of(3, "USD"),
+        service_name="x",
+        source="api",
+        charge_frequency=catalog.USAGE_BASED,
+    )
     assert last_day(state(monthly)) == (None, None)
     assert last_day(state(daily("2026-11-23", "1"))) == (None, None)
 
@@ -85,6 +95,25 @@ def test_daily_amounts_are_converted_and_summed_per_day_across_currencies() -> N
     cfg = config(fx={"EUR": Decimal("1.10")})
     value, _ = last_day(state(daily("2026-11-22", "10", "EUR"), daily("2026-11-22", "1")), cfg)
     assert value == Decimal("12.00")
+
+
+def test_a_plan_fee_or_a_credit_is_not_a_days_burn() -> None:
+    value, stamp = last_day(
+        state(
+            daily("2026-11-21", "3"),
+            daily("2026-11-22", "1.5"),
+            daily("2026-11-22", "20", frequency=catalog.RECURRING),
+            daily("2026-11-22", "-50", frequency=catalog.ONE_TIME),
+        )
+    )
+    assert (value, stamp) == (Decimal("1.5"), midnight(date(2026, 11, 22)))
+
+
+def test_a_day_with_only_a_plan_fee_leaves_the_last_day_of_usage() -> None:
+    value, stamp = last_day(
+        state(daily("2026-11-21", "3"), daily("2026-11-22", "20", frequency=catalog.RECURRING))
+    )
+    assert (value, stamp) == (Decimal(3), midnight(date(2026, 11, 21)))
 
 
 def test_a_day_label_that_is_not_a_date_is_ignored_not_fatal() -> None:

@@ -203,7 +203,8 @@ class Api:
     streamed: bool = False
     """The body is streamed line by line: a cut after the start is not retried."""
     empty_is_valid: bool = False
-    """An empty 200 is a valid answer (Vercel: a month without charge lines)."""
+    """An empty 200 is a valid answer even after a good collection of the same month (an
+    answer that loses a month's charges is an `empty` error, whatever the provider)."""
 
     @property
     def secrets(self) -> set[str]:
@@ -220,7 +221,6 @@ APIS = {
             {"VERCEL_API_TOKEN": "vercel-secret-0123456789abcdef"},
             vercel_good,
             streamed=True,
-            empty_is_valid=True,
         ),
         Api(
             "supabase",
@@ -323,7 +323,7 @@ FAULTS = {
         Fault("truncated_body", "connection", "RemoteProtocolError", True, real="truncated"),
         Fault("invalid_json", "parse", ""),
         Fault("wrong_shape", "parse", ""),
-        Fault("empty_200", "empty", "empty body"),
+        Fault("empty_200", "empty", "empty"),
         Fault("huge_body", "parse", "larger than 32 MiB"),
         Fault("bad_content_encoding", "parse", "does not decode"),
         Fault("endless_cursor", "parse", "pages, giving up"),
@@ -580,6 +580,10 @@ def cases() -> Iterator[Any]:
 def expected_requests(api: Api, fault: Fault) -> int:
     if fault.name == "endless_cursor":
         return api.max_pages()
+    if fault.name == "empty_200" and api.streamed:
+        # An empty stream is a valid answer to Vercel: both months are read, then the core
+        # finds that this month lost the charges it had.
+        return 2
     if fault.retried and not (api.streamed and fault.name == "truncated_body"):
         return ATTEMPTS
     return 1

@@ -21,6 +21,12 @@ NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 COLLECTED = datetime(2026, 11, 23, 1, 0, tzinfo=UTC).timestamp()
 
 
+def daily(day: str, amount: str, frequency: str) -> Sample:
+    return Sample.of(
+        catalog.DAILY_SPEND, Money.of(amount, "USD"), day=day, charge_frequency=frequency
+    )
+
+
 def fixed_snapshot() -> Snapshot:
     vercel = AccountState(
         "vercel",
@@ -31,20 +37,34 @@ def fixed_snapshot() -> Snapshot:
                 Money.of("12.34", "USD"),
                 service_name="Function Invocations",
                 source="api",
+                charge_frequency=catalog.USAGE_BASED,
             ),
             Sample.of(
-                catalog.MONTH_TO_DATE, Money.of("-2", "USD"), service_name="Credits", source="api"
+                catalog.MONTH_TO_DATE,
+                Money.of("20", "USD"),
+                service_name="Pro Plan",
+                source="api",
+                charge_frequency=catalog.RECURRING,
+            ),
+            Sample.of(
+                catalog.MONTH_TO_DATE,
+                Money.of("-2", "USD"),
+                service_name="Credits",
+                source="api",
+                charge_frequency=catalog.ONE_TIME,
             ),
             Sample.of(
                 catalog.PREVIOUS_MONTH,
                 Money.of("30.5", "USD"),
                 service_name="Function Invocations",
                 source="api",
+                charge_frequency=catalog.USAGE_BASED,
             ),
             Sample.of(catalog.USAGE, Decimal(1226000), metric="function_invocations"),
             Sample.of(catalog.PROJECT_MONTH_TO_DATE, Money.of("10.34", "USD"), project="web"),
-            Sample.of(catalog.DAILY_SPEND, Money.of("0.75", "USD"), day="2026-11-21"),
-            Sample.of(catalog.DAILY_SPEND, Money.of("1.25", "USD"), day="2026-11-22"),
+            daily("2026-11-01", "20", catalog.RECURRING),
+            daily("2026-11-21", "0.75", catalog.USAGE_BASED),
+            daily("2026-11-22", "1.25", catalog.USAGE_BASED),
         ),
         up=True,
         last_success=COLLECTED,
@@ -61,6 +81,7 @@ def fixed_snapshot() -> Snapshot:
                 provider="ionos",
                 service_name="VPS",
                 source="manual",
+                charge_frequency=catalog.RECURRING,
             ),
         ),
         up=True,
@@ -106,10 +127,13 @@ def test_metrics_text_matches_the_golden_file() -> None:
     assert text == golden.read_text(), "run UPDATE_GOLDEN=1 make test after an intended change"
 
 
-def test_forecast_extrapolates_api_spend_but_not_fixed_bills() -> None:
+def test_forecast_extrapolates_usage_but_not_plan_fees_credits_or_fixed_bills() -> None:
     text = render(fixed_snapshot(), fixed_config(), NOW).text.decode()
-    # vercel: 10.34 over 22 completed days of a 30-day month; ionos: 6 EUR x 1.08, as is
-    assert 'cost_forecast_month_end{account="main",currency="USD",provider="vercel"} 14.1' in text
+    # vercel: usage 12.34 over 22 completed days of a 30-day month = 16.827272...,
+    # plus the 20 plan fee and the -2 credit as they are; ionos: 6 EUR x 1.08, as is
+    assert 'cost_forecast_month_end{account="main",currency="USD",provider="vercel"} 34.827' in text
+    # yesterday's burn is the usage of the 22nd, not the plan fee of the 1st
+    assert 'cost_last_day{account="main",currency="USD",provider="vercel"} 1.25' in text
     assert 'cost_forecast_month_end{account="default",currency="USD",provider="ionos"} 6.48' in text
 
 

@@ -12,6 +12,7 @@ from pytest_httpx import HTTPXMock
 
 from cost_exporter import catalog
 from cost_exporter.exposition import collect_series
+from cost_exporter.samples import Sample
 from tests.fakes import Fakes, fake_provider, make_config, make_refresher, spend
 
 CONFIG = """
@@ -152,7 +153,7 @@ async def test_a_snapshot_older_than_the_interval_is_collected_at_start(
     tmp_path: Path, fakes: Fakes
 ) -> None:
     refresher = await first_good_refresh(tmp_path, fakes)
-    tomorrow = datetime.now(UTC) + timedelta(days=1, minutes=1)
+    tomorrow = refresher.clock() + timedelta(days=1, minutes=1)
     restarted = make_refresher(tmp_path, refresher.config, clock=lambda: tomorrow)
     restarted.restore()
     assert {e.config.account for e in restarted.due()} == {"good", "flaky"}
@@ -164,7 +165,7 @@ async def test_a_failed_account_is_retried_sooner_than_the_daily_interval(
     refresher = await first_good_refresh(tmp_path, fakes)
     fakes.raises("flaky", RuntimeError("down"))
     await refresher.refresh()
-    in_two_hours = datetime.now(UTC) + timedelta(hours=2)
+    in_two_hours = refresher.clock() + timedelta(hours=2)
     assert [e.config.account for e in refresher.due(in_two_hours)] == ["flaky"]
 
 
@@ -186,6 +187,62 @@ async def test_month_rollover_makes_every_account_due_just_after_midnight_utc(
     await refresher.refresh()
     assert mtd(refresher, "flaky") is None
     assert mtd(refresher, "good") == 10.0
+
+
+def no_charges() -> list[Sample]:
+    """What a provider that has not processed the period yet answers: usage, no spend."""
+    return [s for s in spend("0") if s.family is not catalog.MONTH_TO_DATE]
+
+
+async def test_a_month_whose_charges_vanish_is_an_empty_error_and_keeps_the_last_values(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    clock_now = [datetime(2026, 11, 20, 1, 0, tzinfo=UTC)]
+    fakes.returns("good", spend("10"))
+    fakes.returns("flaky", spend("792"))
+    refresher = make_refresher(
+        tmp_path, make_config(tmp_path, CONFIG, ENV), clock=lambda: clock_now[0]
+    )
+    await refresher.refresh()
+    clock_now[0] = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
+    fakes.returns("flaky", no_charges())
+    await refresher.refresh()
+    assert errors(refresher, "flaky", "empty") == 1
+    assert mtd(refresher, "flaky") == 792.0
+    state = refresher.snapshot.accounts[("fake", "flaky")]
+    assert not state.up
+    assert "2026-11-20 01:00 UTC" in (state.last_error or "")
+    # An answer of zeros is no charge either.
+    fakes.returns("flaky", spend("0"))
+    await refresher.refresh()
+    assert errors(refresher, "flaky", "empty") == 2
+    assert mtd(refresher, "flaky") == 792.0
+
+
+async def test_a_new_month_without_charges_yet_is_no_error(tmp_path: Path, fakes: Fakes) -> None:
+    clock_now = [datetime(2026, 11, 30, 23, 50, tzinfo=UTC)]
+    fakes.returns("good", spend("10"))
+    fakes.returns("flaky", spend("792"))
+    refresher = make_refresher(
+        tmp_path, make_config(tmp_path, CONFIG, ENV), clock=lambda: clock_now[0]
+    )
+    await refresher.refresh()
+    clock_now[0] = datetime(2026, 12, 1, 0, 10, tzinfo=UTC)
+    fakes.returns("flaky", no_charges())
+    await refresher.refresh()
+    assert errors(refresher, "flaky", "empty") == 0
+    assert refresher.snapshot.accounts[("fake", "flaky")].up
+    assert mtd(refresher, "flaky") is None  # December has no charge yet: no series, no 0
+
+
+async def test_a_provider_that_never_had_charges_is_no_error(tmp_path: Path, fakes: Fakes) -> None:
+    fakes.returns("good", spend("10"))
+    fakes.returns("flaky", no_charges())
+    refresher = make_refresher(tmp_path, make_config(tmp_path, CONFIG, ENV))
+    await refresher.refresh()
+    await refresher.refresh()
+    assert errors(refresher, "flaky", "empty") == 0
+    assert refresher.snapshot.accounts[("fake", "flaky")].up
 
 
 async def test_concurrent_refreshes_join_the_one_in_flight(tmp_path: Path, fakes: Fakes) -> None:

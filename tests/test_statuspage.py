@@ -55,6 +55,7 @@ budgets:
 def mtd(
     amount: str, service: str, source: str = "api", currency: str = "USD", **labels: str
 ) -> Sample:
+    labels.setdefault("charge_frequency", catalog.USAGE_BASED)
     return Sample.of(
         catalog.MONTH_TO_DATE,
         Money.of(amount, currency),
@@ -67,6 +68,7 @@ def mtd(
 def previous(
     amount: str, service: str, source: str = "api", currency: str = "USD", **labels: str
 ) -> Sample:
+    labels.setdefault("charge_frequency", catalog.USAGE_BASED)
     return Sample.of(
         catalog.PREVIOUS_MONTH,
         Money.of(amount, currency),
@@ -76,8 +78,10 @@ def previous(
     )
 
 
-def daily(day: str, amount: str) -> Sample:
-    return Sample.of(catalog.DAILY_SPEND, Money.of(amount, "USD"), day=day)
+def daily(day: str, amount: str, frequency: str = catalog.USAGE_BASED) -> Sample:
+    return Sample.of(
+        catalog.DAILY_SPEND, Money.of(amount, "USD"), day=day, charge_frequency=frequency
+    )
 
 
 def collected(provider: str, samples: list[Sample], at: datetime = COLLECTED) -> AccountState:
@@ -101,11 +105,12 @@ VERCEL = [
     *(daily(f"2026-11-{d:02d}", str(d % 3 + 0.5)) for d in range(1, 23)),
     daily("2026-10-31", "99"),  # last month's day: not on this month's sparkline
 ]
+FIXED = {"source": "manual", "charge_frequency": catalog.RECURRING}
 MANUAL = [
-    mtd("250", "Dedicated server", "manual", "EUR", provider="ovh"),
-    mtd("25", "Pro plan", "manual", provider="supabase"),
-    previous("250", "Dedicated server", "manual", "EUR", provider="ovh"),
-    previous("25", "Pro plan", "manual", provider="supabase"),
+    mtd("250", "Dedicated server", currency="EUR", provider="ovh", **FIXED),
+    mtd("25", "Pro plan", provider="supabase", **FIXED),
+    previous("250", "Dedicated server", currency="EUR", provider="ovh", **FIXED),
+    previous("25", "Pro plan", provider="supabase", **FIXED),
 ]
 WASABI = [mtd("10", "Storage", "estimated")]
 # 12.50 + 3.50 + 250 x 1.08 + 25 + 10
@@ -316,7 +321,7 @@ def test_hostile_strings_from_providers_and_config_render_as_text(config: Config
         '"><img src=x onerror=alert(1)>',
         (
             mtd("1", "<script>alert('service')</script>", provider="<b>evil</b>"),
-            Sample.of(catalog.DAILY_SPEND, Money.of("1", "USD"), day="<svg onload=alert(1)>"),
+            daily("<svg onload=alert(1)>", "1"),
         ),
         up=False,
         last_success=COLLECTED.timestamp(),
@@ -452,7 +457,7 @@ SUMMARY_KEYS = {
         "state",
         "last_success",
     },
-    "spend[].services[]": {"service_name", "source", "month_to_date"},
+    "spend[].services[]": {"service_name", "source", "charge_frequency", "month_to_date"},
     "spend[].usage[]": {"metric", "value", "limit", "used_pct", "status"},
     "spend[].daily[]": {"day", "amount"},
     "collectors[]": {
@@ -588,7 +593,7 @@ async def test_api_summary_serves_the_same_numbers_as_the_page_and_metrics(
     body = api.json()
     assert body["totals"]["month_to_date"] == 10.0
     assert (
-        'cost_month_to_date{account="a",currency="USD",provider="fake",service_name="Compute",source="api"} 10.0'
+        'cost_month_to_date{account="a",charge_frequency="usage_based",currency="USD",provider="fake",service_name="Compute",source="api"} 10.0'
         in metrics.text
     )
     assert ">10.00 USD<" in page.text

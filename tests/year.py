@@ -37,6 +37,11 @@ class Charge:
     amount: Decimal
     category: str = "Usage"
 
+    @property
+    def frequency(self) -> str:
+        """The stream sends no ChargeFrequency: only a `Usage` line is usage-based."""
+        return "usage_based" if self.category == "Usage" else "one_time"
+
     def line(self) -> str:
         start = datetime(self.day.year, self.day.month, self.day.day, tzinfo=UTC)
         return json.dumps(
@@ -132,20 +137,23 @@ class Year:
 
     # --- what the exporter must show, computed without the exporter -------------
 
-    def vercel_month_to_date(self, day: date) -> dict[str, Decimal]:
-        """Per service: the charges of `day`'s month before `day` (the days completed)."""
+    def vercel_month_to_date(self, day: date) -> dict[tuple[str, str], Decimal]:
+        """Per service and charge frequency: the charges of `day`'s month before `day`
+        (the days completed)."""
         return self.vercel_between(day.replace(day=1), day)
 
-    def vercel_between(self, start: date, end: date) -> dict[str, Decimal]:
-        """Per service: the charges of the days in [start, end)."""
-        totals: dict[str, Decimal] = {}
+    def vercel_between(self, start: date, end: date) -> dict[tuple[str, str], Decimal]:
+        """Per service and charge frequency: the charges of the days in [start, end)."""
+        totals: dict[tuple[str, str], Decimal] = {}
         for known in self.days(start, end):
             for charge in charges_of(known):
-                totals[charge.service] = totals.get(charge.service, Decimal(0)) + charge.amount
+                key = (charge.service, charge.frequency)
+                totals[key] = totals.get(key, Decimal(0)) + charge.amount
         return totals
 
-    def vercel_day(self, day: date) -> Decimal:
-        return sum((c.amount for c in charges_of(day)), Decimal(0))
+    def vercel_usage_day(self, day: date) -> Decimal:
+        """What `cost_last_day` shows for `day`: its usage lines, no plan fee, no credit."""
+        return sum((c.amount for c in charges_of(day) if c.category == "Usage"), Decimal(0))
 
 
 def _moment(text: str) -> datetime:

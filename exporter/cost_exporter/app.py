@@ -146,7 +146,7 @@ def _authorised(request: Request, refresher: Refresher) -> bool:
 def health_report(refresher: Refresher) -> tuple[dict[str, Any], int]:
     """Is the data useful? `ok` when every account is fresh, `degraded` when some are
     stale or failing, `unusable` (503) when no account has data at all."""
-    now = time.time()
+    now = refresher.clock().timestamp()
     stale_after = 2 * refresher.settings.refresh_interval_s
     accounts = []
     for state in refresher.snapshot.accounts.values():

@@ -68,7 +68,7 @@ FAMILIES: tuple[Family, ...] = (
 )
 LabelValues = tuple[str, ...]
 Points = dict[Family, dict[LabelValues, list[tuple[int, Decimal]]]]
-ServiceKey = tuple[str, str, str]  # service_name, source, currency
+ServiceKey = tuple[str, str, str, str]  # service_name, source, charge_frequency, currency
 
 
 def midnight(day: date) -> datetime:
@@ -120,11 +120,22 @@ class History:
         sums: dict[ServiceKey, Decimal] = defaultdict(Decimal)
         for known in days(start, end):
             for sample in self._services.get(known, []):
-                key = (sample.label("service_name") or "", sample.label("source") or "api")
-                sums[(*key, sample.currency or "")] += sample.value
+                key = (
+                    sample.label("service_name") or "",
+                    sample.label("source") or "api",
+                    sample.label("charge_frequency") or catalog.USAGE_BASED,
+                    sample.currency or "",
+                )
+                sums[key] += sample.value
         return [
-            Sample.of(family, Money(amount, currency), service_name=service, source=source)
-            for (service, source, currency), amount in sorted(sums.items())
+            Sample.of(
+                family,
+                Money(amount, currency),
+                service_name=service,
+                source=source,
+                charge_frequency=frequency,
+            )
+            for (service, source, frequency, currency), amount in sorted(sums.items())
         ]
 
 

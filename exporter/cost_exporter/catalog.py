@@ -64,6 +64,7 @@ MONTH_TO_DATE = _money(
     "service_name",
     "currency",
     "source",
+    "charge_frequency",
 )
 PREVIOUS_MONTH = _money(
     "cost_previous_month",
@@ -73,10 +74,12 @@ PREVIOUS_MONTH = _money(
     "service_name",
     "currency",
     "source",
+    "charge_frequency",
 )
 FORECAST_MONTH_END = _money(
     "cost_forecast_month_end",
-    "Month-end spend forecast: run-rate over completed days plus fixed bills.",
+    "Month-end spend forecast: usage-based spend at its run-rate over completed days, plus "
+    "recurring and one-time charges as they are.",
     "provider",
     "account",
     "currency",
@@ -152,7 +155,7 @@ DAILY_SPEND = Family(
     Kind.GAUGE,
     "Spend of one UTC day (label `day`, YYYY-MM-DD); the core derives cost_last_day and the "
     "status page sparkline from it.",
-    ("provider", "account", "day", "currency"),
+    ("provider", "account", "day", "currency", "charge_frequency"),
     money=True,
     monthly=False,
     internal=True,
@@ -162,14 +165,15 @@ DAILY_SERVICE_SPEND = Family(
     Kind.GAUGE,
     "Spend of one UTC day per service (label `day`, YYYY-MM-DD), from a provider's history; "
     "the backfill rebuilds cost_month_to_date and cost_previous_month from it.",
-    ("provider", "account", "day", "service_name", "currency", "source"),
+    ("provider", "account", "day", "service_name", "currency", "source", "charge_frequency"),
     money=True,
     monthly=False,
     internal=True,
 )
 LAST_DAY = _money(
     "cost_last_day",
-    "Spend of the last complete UTC day (see cost_last_day_timestamp_seconds for which day).",
+    "Usage-based spend of the last complete UTC day (plan fees and credits left out; see "
+    "cost_last_day_timestamp_seconds for which day).",
     "provider",
     "account",
     "currency",
@@ -418,6 +422,14 @@ ERROR_REASONS: tuple[str, ...] = (
     "internal",
 )
 SOURCES: tuple[str, ...] = ("api", "estimated", "manual")
+# `charge_frequency` follows FOCUS ChargeFrequency in snake_case. Only usage-based
+# spend grows with use: the forecast extrapolates it and cost_last_day counts it;
+# recurring fees (plans, subscriptions) and one-time charges (purchases, credits,
+# taxes, adjustments) count as they are.
+USAGE_BASED = "usage_based"
+RECURRING = "recurring"
+ONE_TIME = "one_time"
+CHARGE_FREQUENCIES: tuple[str, ...] = (USAGE_BASED, RECURRING, ONE_TIME)
 TOKEN_TYPES: tuple[str, ...] = ("input", "cached_input", "cache_write", "output")
 
 ALL: tuple[Family, ...] = (

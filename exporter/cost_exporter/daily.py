@@ -1,6 +1,6 @@
 """Spend per UTC day, as providers with daily data report it.
 
-A provider adds each charge it already read (`add(day, service, money)`)
+A provider adds each charge it already read (`add(day, service, money, frequency)`)
 and hands the core two kinds of samples:
 
 * `completed(today)`: `DAILY_SPEND` of every day that ended before `today`,
@@ -21,18 +21,24 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from cost_exporter import catalog
+from cost_exporter.catalog import USAGE_BASED
 from cost_exporter.samples import Money, Sample
+
+Key = tuple[date, str, str, str]
+"""(day, service_name, charge_frequency, currency)"""
 
 
 class DailySpend:
-    """Amounts by (day, service, currency), summed as records arrive."""
+    """Amounts by day, service, charge frequency and currency, summed as records arrive."""
 
     def __init__(self, source: str = "api") -> None:
         self.source = source
-        self.amounts: dict[tuple[date, str, str], Decimal] = defaultdict(Decimal)
+        self.amounts: dict[Key, Decimal] = defaultdict(Decimal)
 
-    def add(self, day: date, service_name: str, money: Money) -> None:
-        self.amounts[(day, service_name, money.currency)] += money.amount
+    def add(
+        self, day: date, service_name: str, money: Money, charge_frequency: str = USAGE_BASED
+    ) -> None:
+        self.amounts[(day, service_name, charge_frequency, money.currency)] += money.amount
 
     def update(self, other: DailySpend) -> None:
         for key, amount in other.amounts.items():
@@ -44,9 +50,7 @@ class DailySpend:
 
     def history(self, start: date, end: date) -> list[Sample]:
         """`DAILY_SPEND` and `DAILY_SERVICE_SPEND` of the days in [start, end)."""
-        per_service: dict[tuple[date, str, str], Decimal] = {
-            key: amount for key, amount in self.amounts.items() if start <= key[0] < end
-        }
+        per_service = {key: amount for key, amount in self.amounts.items() if start <= key[0] < end}
         samples = self._daily(start, end)
         samples += [
             Sample.of(
@@ -55,19 +59,25 @@ class DailySpend:
                 day=day.isoformat(),
                 service_name=service,
                 source=self.source,
+                charge_frequency=frequency,
             )
-            for (day, service, currency), amount in sorted(per_service.items())
+            for (day, service, frequency, currency), amount in sorted(per_service.items())
         ]
         return samples
 
     def _daily(self, start: date | None, end: date) -> list[Sample]:
-        by_day: dict[tuple[date, str], Decimal] = defaultdict(Decimal)
-        for (day, _, currency), amount in self.amounts.items():
+        by_day: dict[tuple[date, str, str], Decimal] = defaultdict(Decimal)
+        for (day, _, frequency, currency), amount in self.amounts.items():
             if (start is None or day >= start) and day < end:
-                by_day[(day, currency)] += amount
+                by_day[(day, frequency, currency)] += amount
         return [
-            Sample.of(catalog.DAILY_SPEND, Money(amount, currency), day=day.isoformat())
-            for (day, currency), amount in sorted(by_day.items())
+            Sample.of(
+                catalog.DAILY_SPEND,
+                Money(amount, currency),
+                day=day.isoformat(),
+                charge_frequency=frequency,
+            )
+            for (day, frequency, currency), amount in sorted(by_day.items())
         ]
 
 

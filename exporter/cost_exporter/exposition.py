@@ -5,7 +5,7 @@ provider and costs the same whether one provider or twenty are configured.
 Caps (budgets, daily caps, usage limits) and FX rates come from the current
 config, not from the snapshot, so a changed cap shows at once after a reload.
 `cost_last_day` is derived here, for every provider alike, from the daily
-spend the providers report.
+usage-based spend the providers report.
 """
 
 from __future__ import annotations
@@ -145,21 +145,27 @@ def _add_provider_samples(
         return
     collected_at = datetime.fromtimestamp(state.last_success, UTC)
     mtd_by_account: dict[tuple[str, str], list[tuple[str, Decimal]]] = defaultdict(list)
-    daily_by_account: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
+    previous_usage: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    usage_by_day: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
         lambda: defaultdict(Decimal)
     )
     for family, labels, value in rows:
         series[family][tuple(labels[name] for name in family.labels)] += value
+        key = (labels["provider"], labels["account"])
+        usage_based = labels.get("charge_frequency") == catalog.USAGE_BASED
         if family is catalog.MONTH_TO_DATE:
-            mtd_by_account[(labels["provider"], labels["account"])].append(
-                (labels["source"], value)
-            )
-        elif family is catalog.DAILY_SPEND:
-            daily_by_account[(labels["provider"], labels["account"])][labels["day"]] += value
+            mtd_by_account[key].append((labels["charge_frequency"], value))
+        elif family is catalog.PREVIOUS_MONTH and usage_based:
+            previous_usage[key] += value
+        elif family is catalog.DAILY_SPEND and usage_based:
+            # A plan fee or a credit is not a day's burn: DailySpendHigh reads usage only.
+            usage_by_day[key][labels["day"]] += value
     for (provider, account), amounts in mtd_by_account.items():
-        key = (provider, account, config.reporting_currency)
-        series[catalog.FORECAST_MONTH_END][key] += forecast.month_end(amounts, collected_at)
-    for (provider, account), days in daily_by_account.items():
+        previous = previous_usage.get((provider, account))
+        series[catalog.FORECAST_MONTH_END][(provider, account, config.reporting_currency)] += (
+            forecast.month_end(amounts, previous, collected_at)
+        )
+    for (provider, account), days in usage_by_day.items():
         _add_last_day(series, provider, account, days, collected_at.date(), config)
 
 

@@ -5,6 +5,8 @@ PascalCase. Versions 1.0 to 1.3 agree on the columns read here, except the
 provider: 1.0-1.2 say `ProviderName`, 1.3 deprecates it for
 `ServiceProviderName`. `BilledCost` is the invoiced amount (credits negative)
 in `BillingCurrency`; `ChargePeriodStart` is an inclusive UTC timestamp.
+`ChargeFrequency` (`Usage-Based`, `Recurring`, `One-Time`) with `ChargeCategory`
+decides the `charge_frequency` label (see `charge_frequency`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from cost_exporter.catalog import ONE_TIME, RECURRING, USAGE_BASED
 from cost_exporter.samples import BadAmount, to_decimal
 
 PROVIDER_COLUMNS = ("ServiceProviderName", "ProviderName")
@@ -34,6 +37,7 @@ class FocusRecord:
     service_name: str
     charge_category: str
     charge_period_start: datetime
+    charge_frequency: str = USAGE_BASED
     provider_name: str = ""
     consumed_quantity: Decimal | None = None
     consumed_unit: str | None = None
@@ -66,11 +70,28 @@ def parse_record(row: Mapping[str, Any], default_currency: str | None = None) ->
         service_name=_text(row.get("ServiceName")) or category or "unknown",
         charge_category=category,
         charge_period_start=parse_timestamp(row.get("ChargePeriodStart")),
+        charge_frequency=charge_frequency(_text(row.get("ChargeFrequency")), category),
         provider_name=next((_text(row.get(c)) for c in PROVIDER_COLUMNS if row.get(c)), ""),
         consumed_quantity=_quantity(row.get("ConsumedQuantity")),
         consumed_unit=_text(row.get("ConsumedUnit")) or None,
         tags=parse_tags(row.get("Tags")),
     )
+
+
+FREQUENCIES = {"usage-based": USAGE_BASED, "recurring": RECURRING, "one-time": ONE_TIME}
+# A purchase (a plan, a commitment), a credit, a tax or an adjustment does not grow
+# with use, whatever frequency the file gives it: extrapolating it would multiply a
+# plan fee by the days of the month.
+NOT_USAGE_CATEGORIES = frozenset({"purchase", "credit", "tax", "adjustment"})
+
+
+def charge_frequency(frequency: str, category: str) -> str:
+    """The `charge_frequency` label of a record from its FOCUS ChargeFrequency and
+    ChargeCategory; a missing or unknown frequency follows the category."""
+    label = FREQUENCIES.get(frequency.lower())
+    if category.lower() in NOT_USAGE_CATEGORIES:
+        return RECURRING if label == RECURRING else ONE_TIME
+    return label or USAGE_BASED
 
 
 def parse_timestamp(raw: Any) -> datetime:

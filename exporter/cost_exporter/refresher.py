@@ -184,7 +184,13 @@ class Refresher:
         spec = REGISTRY[entry.provider]
         ctx = Context(http=self.http, now=now)
         ctx.log = ctx.log.bind(provider=entry.provider, account=entry.config.account)
-        return await health.run(spec, entry, ctx, config, self.settings.collector_timeout_s)
+        state = self._snapshot.accounts.get(entry.key)
+        last_good = None
+        if state is not None and state.last_success is not None:
+            last_good = health.LastGood(state.samples, state.last_success)
+        return await health.run(
+            spec, entry, ctx, config, self.settings.collector_timeout_s, last_good
+        )
 
     # --- the scheduler -------------------------------------------------------------
 

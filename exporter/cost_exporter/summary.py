@@ -84,6 +84,7 @@ class Usage:
 class Service:
     service_name: str
     source: str
+    charge_frequency: str
     month_to_date: Decimal
 
 
@@ -300,15 +301,15 @@ def _collector(state: AccountState, now: datetime, stale_after_s: float | None) 
 
 
 def _by_account(
-    series: Series, family: catalog.Family
+    series: Series, family: catalog.Family, *names: str
 ) -> dict[Key, dict[tuple[str, ...], Decimal]]:
-    """{(provider, account): {the other label values: value}} of one family."""
-    labels = family.labels
-    p, a = labels.index("provider"), labels.index("account")
-    rest = [i for i, name in enumerate(labels) if name not in ("provider", "account", "currency")]
-    grouped: dict[Key, dict[tuple[str, ...], Decimal]] = defaultdict(dict)
+    """{(provider, account): {values of the labels `names`: value}} of one family; values
+    whose other labels differ are summed."""
+    grouped: dict[Key, dict[tuple[str, ...], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for values, value in series.get(family, {}).items():
-        grouped[(values[p], values[a])][tuple(values[i] for i in rest)] = value
+        labels = dict(zip(family.labels, values, strict=True))
+        key = (labels["provider"], labels["account"])
+        grouped[key][tuple(labels[name] for name in names)] += value
     return grouped
 
 
@@ -328,13 +329,14 @@ def _spend_keys(snapshot: Snapshot) -> dict[Key, set[Key]]:
 def _spend_rows(
     series: Series, snapshot: Snapshot, collectors: Iterable[Collector], now: datetime
 ) -> tuple[SpendRow, ...]:
-    mtd = _by_account(series, catalog.MONTH_TO_DATE)
+    mtd = _by_account(series, catalog.MONTH_TO_DATE, "service_name", "source", "charge_frequency")
     previous = _by_account(series, catalog.PREVIOUS_MONTH)
     forecast = _by_account(series, catalog.FORECAST_MONTH_END)
     budgets = _by_account(series, catalog.BUDGET)
-    limits = _by_account(series, catalog.USAGE_LIMIT)
-    usage = _by_account(series, catalog.USAGE)
-    daily = _by_account(series, catalog.DAILY_SPEND)
+    limits = _by_account(series, catalog.USAGE_LIMIT, "metric")
+    usage = _by_account(series, catalog.USAGE, "metric")
+    # The sparkline shows every charge of a day, plan fees and credits included.
+    daily = _by_account(series, catalog.DAILY_SPEND, "day")
     health = {(c.provider, c.account): c for c in collectors}
     behind = _spend_keys(snapshot)
     month = now.astimezone(UTC).strftime("%Y-%m")
@@ -342,8 +344,10 @@ def _spend_rows(
     rows = []
     for key in sorted(set(mtd) | set(previous) | set(budgets) | set(limits)):
         services = tuple(
-            Service(service_name=service, source=source, month_to_date=value)
-            for (service, source), value in sorted(mtd.get(key, {}).items())
+            Service(
+                service_name=service, source=source, charge_frequency=frequency, month_to_date=value
+            )
+            for (service, source, frequency), value in sorted(mtd.get(key, {}).items())
         )
         days = _this_month(daily.get(key, {}), month)
         backing = [health[k] for k in sorted(behind.get(key, ())) if k in health]
@@ -458,6 +462,7 @@ def to_json(summary: Summary) -> dict[str, Any]:
                     {
                         "service_name": s.service_name,
                         "source": s.source,
+                        "charge_frequency": s.charge_frequency,
                         "month_to_date": float(s.month_to_date),
                     }
                     for s in row.services

@@ -23,6 +23,9 @@ PROMTOOL = ("promtool",)
 # Debian names the server prometheus-alertmanager; upstream tarballs call it alertmanager.
 ALERTMANAGER = ("prometheus-alertmanager", "alertmanager")
 AMTOOL = ("amtool",)
+# libfaketime moves the clock of a Python subprocess (not of Go binaries).
+FAKETIME = ("faketime",)
+HINTS = {FAKETIME: "apt-get install faketime"}
 
 
 def in_ci(env: Mapping[str, str] | None = None) -> bool:
@@ -44,7 +47,8 @@ def require(names: tuple[str, ...]) -> str:
     path = find(names)
     if path is not None:
         return path
-    reason = f"{' or '.join(names)} not found on PATH (install it: {INSTALL_HINT})"
+    hint = HINTS.get(names, INSTALL_HINT)
+    reason = f"{' or '.join(names)} not found on PATH (install it: {hint})"
     if in_ci():
         pytest.fail(f"{reason}; CI is set, so this is a failure, not a skip", pytrace=False)
     pytest.skip(reason)

@@ -142,10 +142,13 @@ def test_backfilled_blocks_answer_a_past_month_to_date_in_prometheus(
     # The 15th, ten months ago: month to date = the charges of the 1st to the 14th.
     day = months_before(today, 10) + timedelta(days=14)
     expected = year.vercel_month_to_date(day)
-    selector = f'cost_month_to_date{{provider="vercel",service_name="{INVOCATIONS}"}}'
+    selector = (
+        f'cost_month_to_date{{provider="vercel",service_name="{INVOCATIONS}",'
+        'charge_frequency="usage_based"}'
+    )
     # An instant query right after the day's 00:00 sample, as the live exporter served it.
     value = only_value(url, selector, midnight(day) + 60)
-    assert value == pytest.approx(float(expected[INVOCATIONS]))
+    assert value == pytest.approx(float(expected[(INVOCATIONS, "usage_based")]))
     total = only_value(url, 'sum(cost_month_to_date{provider="vercel"})', midnight(day) + 60)
     assert total == pytest.approx(float(sum(expected.values())))
     # The dashboard's long-range form sees the same value all day long.
@@ -162,6 +165,7 @@ def test_backfilled_blocks_answer_a_past_month_to_date_in_prometheus(
         "service_name",
         "currency",
         "source",
+        "charge_frequency",
     }
 
     # The oldest month is still there (retention 400d), and last month's total follows it.

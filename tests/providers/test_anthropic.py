@@ -160,8 +160,16 @@ async def test_previous_month_sums_the_october_buckets(httpx_mock: HTTPXMock) ->
     samples = await collect_ok(env_config())
     assert fixture_cents("cost_report_page1.json", "2026-10") == Decimal("760.0025")
     assert values(samples, catalog.PREVIOUS_MONTH) == {
-        (("service_name", "Claude Sonnet 4 usage"), ("source", "api")): Decimal("750.0025"),
-        (("service_name", "Web search"), ("source", "api")): Decimal("10"),
+        (
+            ("charge_frequency", "usage_based"),
+            ("service_name", "Claude Sonnet 4 usage"),
+            ("source", "api"),
+        ): Decimal("750.0025"),
+        (
+            ("charge_frequency", "usage_based"),
+            ("service_name", "Web search"),
+            ("source", "api"),
+        ): Decimal("10"),
     }
 
 

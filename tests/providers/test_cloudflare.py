@@ -186,7 +186,12 @@ async def test_history_reads_one_anchored_window_per_month(httpx_mock: HTTPXMock
     samples = await run_history(cloudflare.PROVIDER, env_config(), start, end)
     assert sum(by_day(samples).values()) == Decimal("10.5")
     per_service = values(samples, catalog.DAILY_SERVICE_SPEND)
-    key = (("day", "2026-10-31"), ("service_name", "Credit"), ("source", "api"))
+    key = (
+        ("charge_frequency", "one_time"),
+        ("day", "2026-10-31"),
+        ("service_name", "Credit"),
+        ("source", "api"),
+    )
     assert per_service[key] == Decimal("-2.5")
     assert not [r for r in httpx_mock.get_requests() if r.url.path.endswith("/graphql")]
 

@@ -26,11 +26,31 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def by_key(outcome: Outcome, family: catalog.Family) -> dict[tuple[str, str], Decimal]:
-    """{(provider, service_name): amount} of one family."""
+    """{(provider, service_name): amount} of one family, every charge frequency summed."""
     assert outcome.samples is not None, outcome.error_message
-    return {
-        (dict(k)["provider"], dict(k)["service_name"]): v
-        for k, v in values(outcome.samples, family).items()
+    found: dict[tuple[str, str], Decimal] = {}
+    for k, v in values(outcome.samples, family).items():
+        key = (dict(k)["provider"], dict(k)["service_name"])
+        found[key] = found.get(key, Decimal(0)) + v
+    return found
+
+
+async def test_the_charge_frequency_comes_from_the_file_and_a_credit_or_tax_is_never_usage(
+    folder: Path, tmp_path: Path
+) -> None:
+    config = config_for(focus.PROVIDER, [{"path": str(folder)}], fx_rates=RATES, tmp_path=tmp_path)
+    [outcome] = await run_provider(focus.PROVIDER, config, NOW)
+    assert outcome.samples is not None, outcome.error_message
+    found = {
+        (dict(k)["service_name"], dict(k)["charge_frequency"]): v
+        for k, v in values(outcome.samples, catalog.MONTH_TO_DATE).items()
+        if dict(k)["provider"] == "ovhcloud" or dict(k)["service_name"] == "Tax"
+    }
+    assert found == {
+        ("Public Cloud Instances", "usage_based"): Decimal("15.00"),
+        ("Public Cloud Instances", "one_time"): Decimal("-2.00"),  # the voucher
+        ("Object Storage", "usage_based"): Decimal("1.20"),
+        ("Tax", "one_time"): Decimal("1.10"),
     }
 
 

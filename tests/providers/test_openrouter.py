@@ -107,7 +107,11 @@ async def test_month_to_date_reconciles_with_the_activity_fixture_to_the_cent(
     mock_account(httpx_mock)
     samples = samples_of(await collect())
     assert values(samples, catalog.MONTH_TO_DATE) == {
-        (("service_name", "Inference"), ("source", "api")): Decimal("7.645")
+        (
+            ("charge_frequency", "usage_based"),
+            ("service_name", "Inference"),
+            ("source", "api"),
+        ): Decimal("7.645")
     }
     assert total(samples, catalog.MONTH_TO_DATE) == activity_sum("2026-11")
 
@@ -178,7 +182,11 @@ async def test_on_the_first_the_previous_month_is_whole_and_this_month_is_left_o
     november = activity_sum("2026-11", "activity_december_1st.json")
     assert november == Decimal("8.000")
     assert values(samples, catalog.PREVIOUS_MONTH) == {
-        (("service_name", "Inference"), ("source", "api")): november
+        (
+            ("charge_frequency", "usage_based"),
+            ("service_name", "Inference"),
+            ("source", "api"),
+        ): november
     }
     # No day of December has completed: unknown, so no series rather than a 0.
     for family in (catalog.MONTH_TO_DATE, catalog.AI_SPEND_BY_MODEL, catalog.AI_TOKENS):

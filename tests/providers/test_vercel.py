@@ -73,16 +73,19 @@ async def test_a_normal_month_gives_spend_per_service_with_credits_netted(
     outcome = await collect()
     assert outcome.ok, outcome.error_message
     mtd = {
-        dict(k)["service_name"]: v
+        (dict(k)["service_name"], dict(k)["charge_frequency"]): v
         for k, v in values(samples_of(outcome), catalog.MONTH_TO_DATE).items()
     }
-    # 1.84 + 0.60 of invocations, minus a 1.00 credit on the same service.
+    # 1.84 + 0.60 of invocations; the 1.00 credit on the same service and the plan
+    # purchase never count as usage (the stream sends no ChargeFrequency: the category
+    # decides).
     assert mtd == {
-        "Function Invocations": Decimal("1.44"),
-        "Fast Data Transfer": Decimal("0.15"),
-        "Function Duration": Decimal("3.6"),
-        "Edge Requests": Decimal(0),
-        "Pro Plan": Decimal(20),
+        ("Function Invocations", "usage_based"): Decimal("2.44"),
+        ("Function Invocations", "one_time"): Decimal("-1.0"),
+        ("Fast Data Transfer", "usage_based"): Decimal("0.15"),
+        ("Function Duration", "usage_based"): Decimal("3.6"),
+        ("Edge Requests", "usage_based"): Decimal(0),
+        ("Pro Plan", "one_time"): Decimal(20),
     }
     assert {
         s.label("source") for s in samples_of(outcome) if s.family.money and s.label("source")
@@ -283,12 +286,11 @@ async def test_history_reads_at_most_a_year_per_request_and_splits_spend_by_day_
     assert daily["2026-11-21"] == Decimal("3.35")
     assert sum(daily.values()) == Decimal("27.5") + Decimal("25.19")
     per_service = values(samples, catalog.DAILY_SERVICE_SPEND)
-    key = (
-        ("day", "2026-11-21"),
-        ("service_name", "Function Invocations"),
-        ("source", "api"),
-    )
-    assert per_service[key] == Decimal("-0.4")  # 0.60 of invocations, 1.00 credit
+    day = (("day", "2026-11-21"),)
+    invocations = (("service_name", "Function Invocations"), ("source", "api"))
+    usage = (("charge_frequency", "usage_based"), *day, *invocations)
+    credit = (("charge_frequency", "one_time"), *day, *invocations)
+    assert (per_service[usage], per_service[credit]) == (Decimal("0.6"), Decimal("-1.0"))
     assert sum(per_service.values()) == sum(daily.values())
 
 

@@ -89,7 +89,13 @@ async def test_a_normal_month_estimates_storage_spend_from_daily_billable_bytes(
     expected = (Decimal("6.99") / 30 * billable / TIB).quantize(Decimal("0.000001"))
     assert expected == Decimal("8.708375")
     mtd = values(samples, catalog.MONTH_TO_DATE)
-    assert mtd == {(("service_name", "Storage"), ("source", "estimated")): expected}
+    assert mtd == {
+        (
+            ("charge_frequency", "usage_based"),
+            ("service_name", "Storage"),
+            ("source", "estimated"),
+        ): expected
+    }
     assert {s.currency for s in samples if s.family.money} == {"USD"}
 
 

@@ -7,7 +7,7 @@ and API key, this month). Credential: a Console Admin API key
 (`sk-ant-admin01-...`); Anthropic offers no read-only scope for it, so use a
 dedicated key stored as a Docker secret.
 
-    cost_month_to_date{provider="anthropic",account="default",service_name="Claude Sonnet 4 usage",currency="USD",source="api"} 26.37
+    cost_month_to_date{provider="anthropic",account="default",service_name="Claude Sonnet 4 usage",currency="USD",source="api",charge_frequency="usage_based"} 26.37
     cost_ai_tokens{provider="anthropic",account="default",model="claude-sonnet-4-20250514",token_type="cached_input"} 3000000
     cost_ai_spend_by_api_key{provider="anthropic",account="default",api_key="apikey_01Rj2N8S",currency="USD",source="estimated"} 12.15
 
@@ -204,7 +204,13 @@ def cost_samples(
         elif row.day >= previous_month_start:
             spend[(catalog.PREVIOUS_MONTH, row.service_name)] += row.usd
     samples = [
-        Sample.of(family, Money(usd, "USD"), service_name=name, source="api")
+        Sample.of(
+            family,
+            Money(usd, "USD"),
+            service_name=name,
+            source="api",
+            charge_frequency=catalog.USAGE_BASED,
+        )
         for (family, name), usd in sorted(spend.items(), key=lambda item: item[0][1])
     ]
     samples += [

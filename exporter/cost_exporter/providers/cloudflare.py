@@ -12,7 +12,7 @@ One API token with two read-only account permissions: *Billing Read* (spend)
 and *Account Analytics Read* (usage). `billing: false` or `analytics: false`
 turns a half off for a token that holds only one of them.
 
-    cost_month_to_date{provider="cloudflare",account="default",service_name="Workers Standard Requests",currency="USD",source="api"} 0.75
+    cost_month_to_date{provider="cloudflare",account="default",service_name="Workers Standard Requests",currency="USD",source="api",charge_frequency="usage_based"} 0.75
     cost_usage{provider="cloudflare",account="default",metric="r2_class_a_operations"} 170000
     cost_bucket_usage{provider="cloudflare",account="default",bucket="assets",metric="r2_storage_bytes"} 5.001e+09
     cost_zone_month_to_date{provider="cloudflare",account="default",zone="shop.example.com",currency="USD"} 0.45
@@ -40,7 +40,8 @@ requests) and sum the rest into `other`; a Workers row without a script name is
 counted in `other` too, so the scripts always add up to the account's usage.
 
 Daily spend (`cost_last_day`, the backfill's history, one month per window) sums
-`BilledCost` by the UTC day of `ChargePeriodStart`.
+`BilledCost` by the UTC day of `ChargePeriodStart`. Every spend figure keeps the
+FOCUS `ChargeFrequency` of its records: a subscription is `recurring`, never usage.
 
 GraphQL reports errors with HTTP 200 in `errors`; they fail the collection.
 """
@@ -235,14 +236,21 @@ def read_records(result: Any, month_first: date, into: MonthRecords, ctx: Contex
 
 
 def spend_samples(family: catalog.Family, month: MonthRecords, currency: str) -> list[Sample]:
-    totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    totals: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     for record in month.records:
-        totals[(record.service_name, record.currency)] += record.billed_cost
+        key = (record.service_name, record.charge_frequency, record.currency)
+        totals[key] += record.billed_cost
     if not totals and not month.unreadable:
-        totals[(ZERO_SERVICE, currency)] = Decimal(0)
+        totals[(ZERO_SERVICE, catalog.USAGE_BASED, currency)] = Decimal(0)
     return [
-        Sample.of(family, Money(amount, cur), service_name=service, source="api")
-        for (service, cur), amount in sorted(totals.items())
+        Sample.of(
+            family,
+            Money(amount, cur),
+            service_name=service,
+            source="api",
+            charge_frequency=frequency,
+        )
+        for (service, frequency, cur), amount in sorted(totals.items())
     ]
 
 
@@ -279,7 +287,8 @@ def daily_spend(*months: MonthRecords) -> DailySpend:
     for month in months:
         for record in month.records:
             money = Money(record.billed_cost, record.currency)
-            days.add(record.charge_period_start.date(), record.service_name, money)
+            day = record.charge_period_start.date()
+            days.add(day, record.service_name, money, record.charge_frequency)
     return days
 
 

@@ -3,14 +3,16 @@
 For providers that publish FOCUS files but have no API this exporter reads
 (OVHcloud exports FOCUS to S3, for example). Every `*.csv` and `*.csv.gz`
 under the folder or prefix is read; `BilledCost` is summed by `ProviderName`
-(`ServiceProviderName` in 1.3) and `ServiceName`, for this month and the
-previous one by `ChargePeriodStart`, in each row's `BillingCurrency`.
+(`ServiceProviderName` in 1.3), `ServiceName` and charge frequency (from
+`ChargeFrequency` and `ChargeCategory`: purchases, credits, taxes and adjustments
+are never usage), for this month and the previous one by `ChargePeriodStart`,
+in each row's `BillingCurrency`.
 Reading S3 needs only `s3:ListBucket` on the prefix and `s3:GetObject` on
 its objects; without keys in the config boto3 uses its usual credential chain.
 
-    cost_month_to_date{provider="ovhcloud",account="default",service_name="Public Cloud Instances",currency="USD",source="api"} 13.0
-    cost_month_to_date{provider="amazon_web_services",account="default",service_name="Tax",currency="USD",source="api"} 1.1
-    cost_previous_month{provider="ovhcloud",account="default",service_name="Public Cloud Instances",currency="USD",source="api"} 30.0
+    cost_month_to_date{provider="ovhcloud",account="default",service_name="Public Cloud Instances",currency="USD",source="api",charge_frequency="usage_based"} 13.0
+    cost_month_to_date{provider="amazon_web_services",account="default",service_name="Tax",currency="USD",source="api",charge_frequency="one_time"} 1.1
+    cost_previous_month{provider="ovhcloud",account="default",service_name="Public Cloud Instances",currency="USD",source="api",charge_frequency="usage_based"} 30.0
 
 Each file is summed as it is: point the folder at one export per billing
 period (exports that overwrite their month's file), and do not import files
@@ -53,7 +55,8 @@ if TYPE_CHECKING:
 
 LABEL = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 SUFFIXES = (".csv", ".csv.gz")
-Totals = dict[tuple[int, int], dict[tuple[str, str, str], Decimal]]
+Totals = dict[tuple[int, int], dict[tuple[str, str, str, str], Decimal]]
+"""(year, month) -> (provider, service_name, charge_frequency, currency) -> BilledCost"""
 
 
 class Config(AccountConfig):
@@ -107,7 +110,7 @@ def parse_csv(
 
 def add_up(records: Iterator[tuple[str, FocusRecord]], totals: Totals) -> None:
     for provider, record in records:
-        key = (provider, record.service_name, record.currency)
+        key = (provider, record.service_name, record.charge_frequency, record.currency)
         totals[record.month][key] += record.billed_cost
 
 
@@ -127,12 +130,18 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
         (catalog.MONTH_TO_DATE, ctx.month_start),
         (catalog.PREVIOUS_MONTH, ctx.previous_month_start),
     ):
-        for (provider, service, currency), amount in sorted(
+        for (provider, service, frequency, currency), amount in sorted(
             totals[(start.year, start.month)].items()
         ):
-            money = Money(amount, currency)
             samples.append(
-                Sample.of(family, money, provider=provider, service_name=service, source="api")
+                Sample.of(
+                    family,
+                    Money(amount, currency),
+                    provider=provider,
+                    service_name=service,
+                    source="api",
+                    charge_frequency=frequency,
+                )
             )
     return samples
 

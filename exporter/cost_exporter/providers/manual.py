@@ -3,12 +3,14 @@
 For the bills that have no API (a VPS at IONOS, a Hostinger plan, a Claude
 Max subscription). Each bill names the vendor it pays, which becomes the
 `provider` label, so IONOS shows up as `ionos` on the dashboard, not as
-`manual`. Needs no credential. A fixed bill counts in full from the 1st of
-each month it is active (it is never extrapolated by the forecast).
+`manual`. Needs no credential. A fixed bill is `recurring` and counts in full
+from the 1st of each month it is active; a one-off charge (config or CSV) is
+`one_time` and counts in the month of its date. The forecast adds both as they
+are, never extrapolated.
 
-    cost_month_to_date{provider="ionos",account="default",service_name="VPS",currency="USD",source="manual"} 6.48
-    cost_previous_month{provider="ionos",account="default",service_name="VPS",currency="USD",source="manual"} 6.48
-    cost_month_to_date{provider="ovh",account="default",service_name="Domain renewal",currency="USD",source="manual"} 12.96
+    cost_month_to_date{provider="ionos",account="default",service_name="VPS",currency="USD",source="manual",charge_frequency="recurring"} 6.48
+    cost_previous_month{provider="ionos",account="default",service_name="VPS",currency="USD",source="manual",charge_frequency="recurring"} 6.48
+    cost_month_to_date{provider="ovh",account="default",service_name="Domain renewal",currency="USD",source="manual",charge_frequency="one_time"} 12.96
 
 CSV import (`csv_files`): a header row with `date,provider,service_name,amount,currency`
 and optionally `account`; one line per charge. Lines that cannot be read are
@@ -122,16 +124,19 @@ def read_csv(path: Path, ctx: Context) -> list[OneOff]:
 
 def monthly_totals(
     bills: Iterable[Bill], one_offs: Iterable[OneOff], month: Month
-) -> dict[tuple[str, str, str, str], Decimal]:
-    """(provider, account, service_name, currency) -> amount charged in `month`."""
-    totals: dict[tuple[str, str, str, str], Decimal] = defaultdict(Decimal)
+) -> dict[tuple[str, str, str, str, str], Decimal]:
+    """(provider, account, service_name, charge_frequency, currency) -> amount charged in
+    `month`."""
+    totals: dict[tuple[str, str, str, str, str], Decimal] = defaultdict(Decimal)
     for bill in bills:
         if bill.active_in(month):
-            key = (bill.provider, bill.account, bill.service_name or bill.name, bill.currency)
+            service = bill.service_name or bill.name
+            key = (bill.provider, bill.account, service, catalog.RECURRING, bill.currency)
             totals[key] += bill.amount
     for charge in one_offs:
         if _month_of(charge.date) == month:
-            key = (charge.provider, charge.account, charge.service_name, charge.currency)
+            service = charge.service_name
+            key = (charge.provider, charge.account, service, catalog.ONE_TIME, charge.currency)
             totals[key] += charge.amount
     return dict(totals)
 
@@ -146,7 +151,7 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
     )
     samples = []
     for family, month in periods:
-        for (provider, account, service, currency), amount in monthly_totals(
+        for (provider, account, service, frequency, currency), amount in monthly_totals(
             config.bills, one_offs, month
         ).items():
             samples.append(
@@ -157,6 +162,7 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
                     account=account,
                     service_name=service,
                     source="manual",
+                    charge_frequency=frequency,
                 )
             )
     return samples

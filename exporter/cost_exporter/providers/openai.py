@@ -10,7 +10,7 @@ Credential: an admin key (`sk-admin-...`). OpenAI admin keys have no scopes,
 so no read-only key exists: create one only for the exporter and store it as
 a Docker secret (`OPENAI_ADMIN_KEY_FILE`).
 
-    cost_month_to_date{provider="openai",account="default",service_name="gpt-4o-2024-08-06, input",currency="USD",source="api"} 2.29
+    cost_month_to_date{provider="openai",account="default",service_name="gpt-4o-2024-08-06, input",currency="USD",source="api",charge_frequency="usage_based"} 2.29
     cost_ai_spend_by_project{provider="openai",account="default",project="proj_abc123",currency="USD"} 3.50
     cost_ai_tokens{provider="openai",account="default",model="gpt-4o-mini-2024-07-18",token_type="cached_input"} 1200000
 
@@ -203,7 +203,15 @@ def spend_samples(current: list[Cost], previous: list[Cost], config: Config) -> 
         for currency, by_item in _sum_by(costs, "line_item", {}).items():
             for item, amount in by_item.items():
                 money = Money(amount, currency)
-                samples.append(Sample.of(family, money, service_name=item, source="api"))
+                samples.append(
+                    Sample.of(
+                        family,
+                        money,
+                        service_name=item,
+                        source="api",
+                        charge_frequency=catalog.USAGE_BASED,
+                    )
+                )
     capped: tuple[tuple[catalog.Family, str, Mapping[str, str], dict[str, str]], ...] = (
         (catalog.AI_SPEND_BY_PROJECT, "project", config.project_names, {}),
         (catalog.AI_SPEND_BY_API_KEY, "api_key", config.api_key_names, {"source": "api"}),

@@ -24,7 +24,7 @@ the backfill reaches 30 days back only. Only OpenRouter credits count: BYOK infe
 upstream provider, whose own collector reports it.
 
     cost_credit_balance{provider="openrouter",account="default",currency="USD"} 74.75
-    cost_month_to_date{provider="openrouter",account="default",service_name="Inference",currency="USD",source="api"} 7.645
+    cost_month_to_date{provider="openrouter",account="default",service_name="Inference",currency="USD",source="api",charge_frequency="usage_based"} 7.645
     cost_ai_spend_by_model{provider="openrouter",account="default",model="openai/gpt-4.1",currency="USD",source="api"} 3.6327
 """
 
@@ -199,7 +199,15 @@ def daily_spend(months: Mapping[tuple[int, int], Month]) -> DailySpend:
 
 
 def month_samples(family: catalog.Family, month: Month) -> list[Sample]:
-    return [Sample.of(family, Money(month.total, "USD"), service_name=SERVICE, source="api")]
+    return [
+        Sample.of(
+            family,
+            Money(month.total, "USD"),
+            service_name=SERVICE,
+            source="api",
+            charge_frequency=catalog.USAGE_BASED,
+        )
+    ]
 
 
 def breakdown_samples(month: Month) -> list[Sample]:

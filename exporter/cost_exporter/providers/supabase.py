@@ -10,11 +10,11 @@ credits paid plans include. Usage, summed over the projects, comes from
 Credential: a scoped access token (`sbp_...`) for the listed projects with the
 read permissions `infra_add_ons_read`, `database_read`, `infra_disk_config_read`.
 
-    cost_month_to_date{provider="supabase",account="default",service_name="Plan",currency="USD",source="manual"} 25
-    cost_month_to_date{provider="supabase",account="default",service_name="Compute",currency="USD",source="estimated"} 10.88
+    cost_month_to_date{provider="supabase",account="default",service_name="Plan",currency="USD",source="manual",charge_frequency="recurring"} 25
+    cost_month_to_date{provider="supabase",account="default",service_name="Compute",currency="USD",source="estimated",charge_frequency="usage_based"} 10.88
     cost_usage{provider="supabase",account="default",metric="database_size_bytes"} 5.24288e+07
 
-Left out on purpose (DECISIONS.md: never a figure that means something else):
+Left out on purpose (never a figure that means something else):
 API request counts (`usage.api-counts` covers at most the last 7 days) and
 edge function invocations (`functions.combined-stats` at most the last 24
 hours); neither adds up to a month. Overages (egress, storage, MAU) and
@@ -191,15 +191,27 @@ def spend(
     if fee is not None:
         for family in (catalog.MONTH_TO_DATE, catalog.PREVIOUS_MONTH):
             samples.append(
-                Sample.of(family, Money(fee, USD), service_name=PLAN_SERVICE, source="manual")
+                Sample.of(
+                    family,
+                    Money(fee, USD),
+                    service_name=PLAN_SERVICE,
+                    source="manual",
+                    charge_frequency=catalog.RECURRING,
+                )
             )
     for service, cost in sorted(addons.items()):
         samples.append(
             Sample.of(
-                catalog.MONTH_TO_DATE, Money(cost, USD), service_name=service, source="estimated"
+                catalog.MONTH_TO_DATE,
+                Money(cost, USD),
+                service_name=service,
+                source="estimated",
+                charge_frequency=catalog.USAGE_BASED,
             )
         )
-    # Credits pay for compute only, so they never exceed what compute cost.
+    # Credits pay for compute only, so they never exceed what compute cost. They accrue
+    # day by day with the compute they pay for, so they are extrapolated alike: a
+    # month-end forecast of compute without its credit would overshoot.
     credit = min(
         addons.get(COMPUTE, Decimal(0)), config.monthly_compute_credits * days / month_days
     )
@@ -210,6 +222,7 @@ def spend(
                 Money(-credit, USD),
                 service_name=COMPUTE_CREDITS_SERVICE,
                 source="estimated",
+                charge_frequency=catalog.USAGE_BASED,
             )
         )
     return samples

@@ -6,13 +6,14 @@ and once for the previous month. Vercel has no read-only token: create a
 token scoped to the team only, held by a member with the Billing (or Viewer
 for Enterprise) role, which the endpoint requires.
 
-    cost_month_to_date{provider="vercel",account="default",service_name="Function Invocations",currency="USD",source="api"} 1.84
+    cost_month_to_date{provider="vercel",account="default",service_name="Function Invocations",currency="USD",source="api",charge_frequency="usage_based"} 1.84
     cost_usage{provider="vercel",account="default",metric="fast_data_transfer_bytes"} 1.25e+10
     cost_project_month_to_date{provider="vercel",account="default",project="web",currency="USD"} 1.84
 
-Spend is `BilledCost` per `ServiceName`, credits and adjustments with their
-sign. Usage sums `ConsumedQuantity` of `Usage` lines, converted to base units
-and named after the unit (DECISIONS.md). Daily spend (`cost_last_day`, and the
+Spend is `BilledCost` per `ServiceName` and charge frequency, credits and
+adjustments with their sign; the plan fee is a `Purchase` and never counts as
+usage. Usage sums `ConsumedQuantity` of `Usage` lines, converted to base units
+and named after the unit, which is also the key of a usage limit. Daily spend (`cost_last_day`, and the
 backfill's history in windows of at most a year) groups `BilledCost` by the UTC
 day of `ChargePeriodStart`. A month without a single charge line
 yields no spend series: there is no service a 0 could be attributed to, and
@@ -89,15 +90,17 @@ def usage_metric(service_name: str, unit: str) -> tuple[str, Decimal]:
 class Month:
     """What one month's stream adds up to."""
 
-    spend: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    spend: dict[tuple[str, str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    """(service_name, charge_frequency, currency) -> amount"""
     usage: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     projects: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     days: DailySpend = field(default_factory=DailySpend)
 
     def add(self, record: FocusRecord) -> None:
-        self.spend[(record.service_name, record.currency)] += record.billed_cost
+        frequency = record.charge_frequency
+        self.spend[(record.service_name, frequency, record.currency)] += record.billed_cost
         money = Money(record.billed_cost, record.currency)
-        self.days.add(record.charge_period_start.date(), record.service_name, money)
+        self.days.add(record.charge_period_start.date(), record.service_name, money, frequency)
         project = record.tags.get("ProjectName") or UNKNOWN_PROJECT
         self.projects[(project, record.currency)] += record.billed_cost
         # Only usage lines measure consumption; a credit's quantity would count twice.
@@ -149,12 +152,15 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
     current = await read_month(config, ctx, ctx.month_start, ctx.now)
     previous = await read_month(config, ctx, ctx.previous_month_start, ctx.month_start)
     samples = [
-        Sample.of(catalog.MONTH_TO_DATE, Money(amount, currency), service_name=name, source="api")
-        for (name, currency), amount in sorted(current.spend.items())
-    ]
-    samples += [
-        Sample.of(catalog.PREVIOUS_MONTH, Money(amount, currency), service_name=name, source="api")
-        for (name, currency), amount in sorted(previous.spend.items())
+        Sample.of(
+            family,
+            Money(amount, currency),
+            service_name=name,
+            source="api",
+            charge_frequency=frequency,
+        )
+        for family, month in ((catalog.MONTH_TO_DATE, current), (catalog.PREVIOUS_MONTH, previous))
+        for (name, frequency, currency), amount in sorted(month.spend.items())
     ]
     samples += [
         Sample.of(catalog.USAGE, amount, metric=metric)

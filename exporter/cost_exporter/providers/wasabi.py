@@ -22,7 +22,7 @@ charge topping up active storage only, as on the invoice. A month with no report
 accrues 0. A day's share (`cost_last_day`, the backfill) is the estimate up to that
 day minus the estimate up to the day before, so the days always add up to the month.
 
-    cost_month_to_date{provider="wasabi",account="default",service_name="Storage",currency="USD",source="estimated"} 8.708375
+    cost_month_to_date{provider="wasabi",account="default",service_name="Storage",currency="USD",source="estimated",charge_frequency="usage_based"} 8.708375
     cost_usage{provider="wasabi",account="default",metric="billable_storage_bytes"} 1.976758697984e+12
     cost_bucket_usage{provider="wasabi",account="default",bucket="backups",metric="api_calls"} 4191
 """
@@ -362,7 +362,15 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
             days, days_in_month(first), config.price_per_tb_month, config.minimum_tb
         )
         money = Money(spend, config.currency)
-        samples.append(Sample.of(family, money, service_name=SERVICE, source="estimated"))
+        samples.append(
+            Sample.of(
+                family,
+                money,
+                service_name=SERVICE,
+                source="estimated",
+                charge_frequency=catalog.USAGE_BASED,
+            )
+        )
         add_daily(daily, days, first, config)
     samples += daily.completed(today)
 
