@@ -1,9 +1,10 @@
-"""Generate the Grafana "Costs" dashboard: `python grafana/dashboard.py > grafana/dashboards/costs.json`.
+"""Generate the Grafana "Costs" dashboard: `.venv/bin/python grafana/dashboard.py > grafana/dashboards/costs.json`.
 
 The JSON is committed; a test regenerates it and fails when the two drift. Queries use the
 exporter's own series (no recording rules), so the dashboard also works on a Prometheus that
 does not load this project's rules. Long-range panels wrap series in `last_over_time(...[1d])`
-so daily backfilled samples and live ones both show.
+so daily backfilled samples and live ones both show. Every figure is summed through `once()`,
+so two exporter replicas or an HA pair of Prometheus servers never double a total.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import json
 import sys
 from typing import Any
+
+from cost_exporter import catalog
+from cost_exporter.catalog import Family
 
 UID = "cost-exporter-costs"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
@@ -22,6 +26,29 @@ SEL = 'provider=~"$provider",account=~"$account"'
 AI_SEL = f'{SEL},model=~"$model"'
 # The allocated families have no account label: apps cut across accounts.
 APP_SEL = 'provider=~"$provider",app=~"$app"'
+# Spend lines split by charge_frequency (usage_based, recurring, one_time) as the exporter
+# adds that label. Named ahead of it (a `max by` a label a series lacks still works) so that
+# one service's usage-based and recurring lines stay two lines instead of merging into their max.
+CHARGE_FREQUENCY = "charge_frequency"
+SPLIT_BY_CHARGE = {catalog.MONTH_TO_DATE.name, catalog.PREVIOUS_MONTH.name}
+
+
+def once(family: Family, selector: str = "", over: str = "") -> str:
+    """Each figure of `family` once, however many scrapes of it Prometheus holds.
+
+    Two exporter replicas, a ServiceMonitor (pod, namespace, ...) or an HA pair (replica)
+    report a figure under different target labels; `max by` the family's own labels drops
+    them all, so a `sum` around this never doubles. `max without (instance)` would not: the
+    other target labels still tell the copies apart. `over` takes the last sample in that
+    window, so daily backfilled samples show too.
+    """
+    labels = list(family.labels)
+    if family.name in SPLIT_BY_CHARGE and CHARGE_FREQUENCY not in labels:
+        labels.append(CHARGE_FREQUENCY)
+    series = f"{family.exposed_name}{{{selector}}}" if selector else family.exposed_name
+    if over:
+        series = f"last_over_time({series}[{over}])"
+    return f"max by ({', '.join(labels)}) ({series})"
 
 
 def money_unit(currency: str) -> str:
@@ -145,8 +172,8 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
             "Month-to-date spend of every selected provider, with the whole previous month "
             "for comparison. Providers report up to yesterday; fixed bills count in full.",
             [
-                target("A", f"sum(cost_month_to_date{{{SEL}}})", "this month"),
-                target("B", f"sum(cost_previous_month{{{SEL}}})", "previous month"),
+                target("A", f"sum({once(catalog.MONTH_TO_DATE, SEL)})", "this month"),
+                target("B", f"sum({once(catalog.PREVIOUS_MONTH, SEL)})", "previous month"),
             ],
             unit,
             6,
@@ -162,8 +189,8 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    f"sum(cost_forecast_month_end{{{SEL}}}) / "
-                    f"sum(cost_previous_month{{{SEL}}}) - 1",
+                    f"sum({once(catalog.FORECAST_MONTH_END, SEL)}) / "
+                    f"sum({once(catalog.PREVIOUS_MONTH, SEL)}) - 1",
                     "change",
                 )
             ],
@@ -179,8 +206,8 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
             "Month-end forecast against the sum of configured budgets (absolute caps from the "
             "config file). Orange at 80%, red at 100%.",
             [
-                target("A", f"sum(cost_forecast_month_end{{{SEL}}})", "forecast"),
-                target("B", f"sum(cost_budget{{{SEL}}})", "budget"),
+                target("A", f"sum({once(catalog.FORECAST_MONTH_END, SEL)})", "forecast"),
+                target("B", f"sum({once(catalog.BUDGET, SEL)})", "budget"),
             ],
             unit,
             6,
@@ -193,7 +220,7 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
             "Saved by prompt caching",
             "Estimated saving this month: cache-read tokens x (input price - cache-read "
             "price), from the exporter's shipped price table.",
-            [target("A", f"sum(cost_ai_cache_savings{{{SEL}}})", "saved")],
+            [target("A", f"sum({once(catalog.AI_CACHE_SAVINGS, SEL)})", "saved")],
             unit,
             6,
             5,
@@ -204,7 +231,11 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
             "piechart",
             "Spend by provider",
             "Month-to-date spend per provider. Click a slice to filter the dashboard.",
-            [target("A", f"sum by (provider) (cost_month_to_date{{{SEL}}})", "{{provider}}")],
+            [
+                target(
+                    "A", f"sum by (provider) ({once(catalog.MONTH_TO_DATE, SEL)})", "{{provider}}"
+                )
+            ],
             unit,
             8,
             9,
@@ -231,8 +262,9 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    f"sum by (provider, account) (cost_month_to_date{{{SEL}}}) / on "
-                    f"(provider, account) sum by (provider, account) (cost_budget{{{SEL}}})",
+                    f"sum by (provider, account) ({once(catalog.MONTH_TO_DATE, SEL)}) / on "
+                    f"(provider, account) sum by (provider, account) "
+                    f"({once(catalog.BUDGET, SEL)})",
                     "{{provider}}/{{account}}",
                 )
             ],
@@ -251,8 +283,8 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    f"cost_usage{{{SEL}}} / on (provider, account, metric) "
-                    f"cost_usage_limit{{{SEL}}}",
+                    f"{once(catalog.USAGE, SEL)} / on (provider, account, metric) "
+                    f"{once(catalog.USAGE_LIMIT, SEL)}",
                     "{{provider}} {{metric}}",
                 )
             ],
@@ -266,7 +298,9 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
 
 
 def by_app(layout: Layout, unit: str) -> list[dict[str, Any]]:
-    allocated = f"cost_allocated_month_to_date{{{APP_SEL}}}"
+    allocated = once(catalog.ALLOCATED_MONTH_TO_DATE, APP_SEL)
+    apps = 'app=~"$app"'
+    unallocated = 'app="unallocated",provider=~"$provider"'
     return [
         row(layout, "By app"),
         panel(
@@ -292,8 +326,8 @@ def by_app(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    'sum by (app) (cost_allocated_month_to_date{app=~"$app"}) / on (app) '
-                    'sum by (app) (cost_app_budget{app=~"$app"})',
+                    f"sum by (app) ({once(catalog.ALLOCATED_MONTH_TO_DATE, apps)}) / on (app) "
+                    f"sum by (app) ({once(catalog.APP_BUDGET, apps)})",
                     "{{app}}",
                 )
             ],
@@ -314,7 +348,7 @@ def by_app(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    'sum(cost_allocated_month_to_date{app="unallocated",provider=~"$provider"})',
+                    f"sum({once(catalog.ALLOCATED_MONTH_TO_DATE, unallocated)})",
                     "unallocated",
                 )
             ],
@@ -355,8 +389,7 @@ def by_app(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    "sum by (app) (last_over_time(cost_allocated_previous_month"
-                    f"{{{APP_SEL}}}[1d]))",
+                    f"sum by (app) ({once(catalog.ALLOCATED_PREVIOUS_MONTH, APP_SEL, '1d')})",
                     "{{app}}",
                     instant=False,
                     interval="1d",
@@ -387,7 +420,7 @@ def trends(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    f"sum by (provider) (last_over_time(cost_month_to_date{{{SEL}}}[1d]))",
+                    f"sum by (provider) ({once(catalog.MONTH_TO_DATE, SEL, '1d')})",
                     "{{provider}}",
                     instant=False,
                     **daily,
@@ -411,7 +444,7 @@ def trends(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    f"sum by (provider) (last_over_time(cost_previous_month{{{SEL}}}[1d]))",
+                    f"sum by (provider) ({once(catalog.PREVIOUS_MONTH, SEL, '1d')})",
                     "{{provider}}",
                     instant=False,
                     **daily,
@@ -434,12 +467,12 @@ def trends(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    f"sum by (provider, service_name) (cost_month_to_date{{{SEL}}})",
+                    f"sum by (provider, service_name) ({once(catalog.MONTH_TO_DATE, SEL)})",
                     format="table",
                 )
             ],
             unit,
-            12,
+            9,
             9,
             transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
             **TABLE_SORTED,
@@ -450,20 +483,47 @@ def trends(layout: Layout, unit: str) -> list[dict[str, Any]]:
             "Spend by confidence",
             "How each figure is known: api (reported by the provider), estimated (usage x a "
             "price table), manual (fixed bills from the config).",
-            [target("A", f"sum by (source) (cost_month_to_date{{{SEL}}})", "{{source}}")],
+            [target("A", f"sum by (source) ({once(catalog.MONTH_TO_DATE, SEL)})", "{{source}}")],
             unit,
-            6,
+            5,
             9,
             options={"pieType": "pie"},
+        ),
+        panel(
+            layout,
+            "bargauge",
+            "Spend by charge type",
+            "Month-to-date spend by how it is charged (FOCUS ChargeFrequency): usage-based "
+            "(metered use), recurring (subscriptions and fixed monthly bills) or one-time "
+            "(single purchases and other one-off charges). Bars, not a pie: credits can make a "
+            "type negative.",
+            [
+                target(
+                    "A",
+                    f"sum by (charge_frequency) ({once(catalog.MONTH_TO_DATE, SEL)})",
+                    "{{charge_frequency}}",
+                )
+            ],
+            unit,
+            5,
+            9,
+            options={"orientation": "horizontal", "displayMode": "basic"},
+            overrides=[
+                {
+                    "matcher": {"id": "byName", "options": value},
+                    "properties": [{"id": "displayName", "value": name}],
+                }
+                for value, name in (("usage_based", "usage-based"), ("one_time", "one-time"))
+            ],
         ),
         panel(
             layout,
             "stat",
             "Prepaid credit left",
             "Remaining prepaid balance at providers that sell credits (e.g. OpenRouter).",
-            [target("A", f"cost_credit_balance{{{SEL}}}", "{{provider}}/{{account}}")],
+            [target("A", once(catalog.CREDIT_BALANCE, SEL), "{{provider}}/{{account}}")],
             unit,
-            6,
+            5,
             9,
             defaults=thresholds(("red", None), ("orange", 5), ("green", 20)),
         ),
@@ -482,10 +542,14 @@ def daily_burn(layout: Layout, unit: str) -> list[dict[str, Any]]:
             "DailySpendHigh fires when a day goes over its cap.",
             [
                 target(
-                    "A", f"sum by (provider) (cost_last_day{{{SEL}}})", "{{provider}} yesterday"
+                    "A",
+                    f"sum by (provider) ({once(catalog.LAST_DAY, SEL)})",
+                    "{{provider}} yesterday",
                 ),
                 target(
-                    "B", f"sum by (provider) (cost_daily_budget{{{SEL}}})", "{{provider}} daily cap"
+                    "B",
+                    f"sum by (provider) ({once(catalog.DAILY_BUDGET, SEL)})",
+                    "{{provider}} daily cap",
                 ),
             ],
             unit,
@@ -513,7 +577,7 @@ def ai(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    f"sum by (provider, model, source) (cost_ai_spend_by_model{{{AI_SEL}}})",
+                    f"sum by (provider, model, source) ({once(catalog.AI_SPEND_BY_MODEL, AI_SEL)})",
                     format="table",
                 )
             ],
@@ -530,7 +594,7 @@ def ai(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    f"sum by (provider, project) (cost_ai_spend_by_project{{{SEL}}})",
+                    f"sum by (provider, project) ({once(catalog.AI_SPEND_BY_PROJECT, SEL)})",
                     format="table",
                 )
             ],
@@ -548,7 +612,8 @@ def ai(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    f"sum by (provider, api_key, source) (cost_ai_spend_by_api_key{{{SEL}}})",
+                    "sum by (provider, api_key, source) "
+                    f"({once(catalog.AI_SPEND_BY_API_KEY, SEL)})",
                     format="table",
                 )
             ],
@@ -564,7 +629,9 @@ def ai(layout: Layout, unit: str) -> list[dict[str, Any]]:
             "Tokens this month; input is uncached input, so the types add up to the total.",
             [
                 target(
-                    "A", f"sum by (model, token_type) (cost_ai_tokens{{{AI_SEL}}})", format="table"
+                    "A",
+                    f"sum by (model, token_type) ({once(catalog.AI_TOKENS, AI_SEL)})",
+                    format="table",
                 )
             ],
             "short",
@@ -589,7 +656,9 @@ def ai(layout: Layout, unit: str) -> list[dict[str, Any]]:
             "Model requests this month.",
             [
                 target(
-                    "A", f"sum by (provider, model) (cost_ai_requests{{{AI_SEL}}})", format="table"
+                    "A",
+                    f"sum by (provider, model) ({once(catalog.AI_REQUESTS, AI_SEL)})",
+                    format="table",
                 )
             ],
             "short",
@@ -618,7 +687,8 @@ def ai_gateway(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    "sum by (gateway, metadata_key, metadata_value) (cost_ai_gateway_feature_spend)",
+                    "sum by (gateway, metadata_key, metadata_value) "
+                    f"({once(catalog.AI_GATEWAY_FEATURE_SPEND)})",
                     format="table",
                 )
             ],
@@ -636,17 +706,18 @@ def ai_gateway(layout: Layout, unit: str) -> list[dict[str, Any]]:
             [
                 target(
                     "A",
-                    "sum by (gateway, upstream, model) (cost_ai_gateway_spend)",
+                    f"sum by (gateway, upstream, model) ({once(catalog.AI_GATEWAY_SPEND)})",
                     format="table",
                 ),
                 target(
                     "B",
-                    "sum by (gateway, upstream, model) (cost_ai_gateway_requests)",
+                    f"sum by (gateway, upstream, model) ({once(catalog.AI_GATEWAY_REQUESTS)})",
                     format="table",
                 ),
                 target(
                     "C",
-                    "sum by (gateway, upstream, model) (cost_ai_gateway_cached_requests)",
+                    "sum by (gateway, upstream, model) "
+                    f"({once(catalog.AI_GATEWAY_CACHED_REQUESTS)})",
                     format="table",
                 ),
             ],
@@ -695,9 +766,8 @@ def health(layout: Layout) -> list[dict[str, Any]]:
                     "A", "time() - cost_collector_last_success_timestamp_seconds", format="table"
                 ),
                 target("B", "cost_collector_up", format="table"),
-                target(
-                    "C", "sum by (provider, account) (cost_collector_errors_total)", format="table"
-                ),
+                # Per target like A and B: each replica is a collector with its own failures.
+                target("C", "sum without (reason) (cost_collector_errors_total)", format="table"),
             ],
             "s",
             16,

@@ -6,15 +6,19 @@ check config/rules/metrics`, `promtool test rules` and `amtool check-config`
 `CI` is set (tests/e2e/binaries.py).
 
 Without binaries: every alert has its labels, annotations and runbook
-section; the rules only query metrics the exporter publishes; Alertmanager
-never inhibits BudgetWarning and reads its secrets from files.
+section; the rules only query metrics the exporter publishes; every `sum` in
+the rules and the dashboard counts a figure once however many replicas report
+it (checked on a parse of the PromQL); Alertmanager never inhibits
+BudgetWarning and reads its secrets from files.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,7 @@ RUNBOOK = ROOT / "docs" / "runbook.md"
 RUNBOOK_URL = "https://github.com/cost-exporter/cost-exporter/blob/main/docs/runbook.md"
 EXAMPLE_CONFIG = ROOT / "exporter" / "config.example.yml"
 GOLDEN_METRICS = ROOT / "tests" / "golden" / "metrics.txt"
+DASHBOARD_JSON = ROOT / "grafana" / "dashboards" / "costs.json"
 
 # Alerts the bundle must define; any other alert in the rule files is checked alike.
 REQUIRED_ALERTS = {
@@ -271,3 +276,322 @@ def test_prometheus_scrapes_the_exporter_every_minute_and_loads_the_rules() -> N
     text = PROMETHEUS_YML.read_text(encoding="utf-8")
     assert "--storage.tsdb.retention.time=400d" in text
     assert "Supabase per-project metrics" in text
+
+
+# --- replicas: a sum counts each figure once ------------------------------------------
+#
+# Two exporter replicas (or an HA pair of Prometheus servers) hold every figure twice,
+# under target labels that vary (instance; pod, namespace, ... from a ServiceMonitor;
+# replica from an HA pair). A sum over a family is only right after `max by` exactly the
+# family's own labels: fewer merges distinct figures, a target label keeps the copies apart.
+
+FAMILIES = {family.exposed_name: family for family in catalog.ALL}
+# Spend lines the exporter is splitting by charge_frequency (usage_based, recurring,
+# one_time): rules and dashboard name the label ahead of the catalog, and must, or one
+# service's usage-based and recurring lines would merge into their max.
+COMING_LABELS = {
+    catalog.MONTH_TO_DATE.exposed_name: {"charge_frequency"},
+    catalog.PREVIOUS_MONTH.exposed_name: {"charge_frequency"},
+}
+# Health stays per target: each replica is a collector with its own failures.
+HEALTH = {
+    family.exposed_name
+    for family in (
+        catalog.COLLECTOR_UP,
+        catalog.COLLECTOR_LAST_SUCCESS,
+        catalog.COLLECTOR_LAST_ATTEMPT,
+        catalog.COLLECTOR_DURATION,
+        catalog.COLLECTOR_ERRORS,
+        catalog.COLLECTOR_SKIPPED_RECORDS,
+    )
+}
+
+TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)
+    | (?P<range>\[[^\]]*\])
+    | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[a-z]*)
+    | (?P<name>[A-Za-z_:][\w:]*)
+    | (?P<op>==|!=|>=|<=|=~|!~|[-+*/%^<>=(){},@])
+    )""",
+    re.X,
+)
+AGGREGATIONS = {
+    "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values",
+    "bottomk", "topk", "quantile",
+}  # fmt: skip
+# Binary operators from the loosest to the tightest.
+BINARY = [("or",), ("and", "unless"), ("==", "!=", ">", "<", ">=", "<="), ("+", "-"),
+          ("*", "/", "%", "atan2"), ("^",)]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of a PromQL expression: a selector, aggregation, call, binary op or literal."""
+
+    kind: str
+    name: str = ""
+    labels: tuple[str, ...] = ()
+    without: bool = False
+    args: tuple[Node, ...] = ()
+
+
+class PromQL:
+    """A recursive-descent parser of the PromQL in the rules and the dashboard.
+
+    It knows selectors, ranges, offsets, functions, aggregations (grouping before or after
+    the arguments) and binary operators with their modifiers, and raises ValueError on
+    anything else, so a query it cannot read fails the test instead of passing unchecked.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        while text[pos:].strip():
+            match = TOKEN.match(text, pos)
+            if not match:
+                raise ValueError(f"cannot read {text[pos:]!r} in {text!r}")
+            kind = match.lastgroup
+            assert kind
+            self.tokens.append((kind, match[kind]))
+            pos = match.end()
+        self.pos = 0
+
+    def parse(self) -> Node:
+        node = self.binary(0)
+        if self.pos != len(self.tokens):
+            raise ValueError(f"unexpected {self.peek()!r} in {self.text!r}")
+        return node
+
+    def peek(self) -> str:
+        return self.tokens[self.pos][1] if self.pos < len(self.tokens) else ""
+
+    def take(self, expected: str | None = None) -> tuple[str, str]:
+        if self.pos == len(self.tokens) or expected not in (None, self.peek()):
+            raise ValueError(f"expected {expected or 'more'} at {self.peek()!r} in {self.text!r}")
+        self.pos += 1
+        return self.tokens[self.pos - 1]
+
+    def label_list(self) -> tuple[str, ...]:
+        self.take("(")
+        labels = []
+        while self.peek() != ")":
+            kind, label = self.take()
+            if kind != "name":
+                raise ValueError(f"{label!r} is not a label name in {self.text!r}")
+            labels.append(label)
+            if self.peek() != ")":
+                self.take(",")
+        self.take(")")
+        return tuple(labels)
+
+    def binary(self, level: int) -> Node:
+        if level == len(BINARY):
+            return self.unary()
+        node = self.binary(level + 1)
+        while self.peek() in BINARY[level]:
+            _, op = self.take()
+            if self.peek() == "bool":
+                self.take()
+            if self.peek() in ("on", "ignoring"):
+                self.take()
+                self.label_list()
+            if self.peek() in ("group_left", "group_right"):
+                self.take()
+                if self.peek() == "(":
+                    self.label_list()
+            node = Node("binary", op, args=(node, self.binary(level + 1)))
+        return node
+
+    def unary(self) -> Node:
+        if self.peek() in ("-", "+"):
+            _, op = self.take()
+            return Node("binary", op, args=(self.unary(),))
+        node = self.primary()
+        while True:  # postfix: range or subquery, offset, @
+            if self.pos < len(self.tokens) and self.tokens[self.pos][0] == "range":
+                self.take()
+            elif self.peek() in ("offset", "@"):
+                self.take()
+                if self.peek() == "-":
+                    self.take()
+                self.take()
+            else:
+                return node
+
+    def primary(self) -> Node:
+        kind, value = self.take()
+        if value == "(":
+            node = self.binary(0)
+            self.take(")")
+            return node
+        if kind in ("string", "number"):
+            return Node("literal", value)
+        if value == "{":
+            self.pos -= 1
+            self.matchers()
+            return Node("selector")
+        if kind != "name":
+            raise ValueError(f"unexpected {value!r} in {self.text!r}")
+        if value in AGGREGATIONS:
+            return self.aggregation(value)
+        if self.peek() == "(":
+            return Node("call", value, args=self.arguments())
+        if self.peek() == "{":
+            self.matchers()
+        return Node("selector", value)
+
+    def aggregation(self, op: str) -> Node:
+        without, labels = False, ()
+        if self.peek() in ("by", "without"):
+            without = self.take()[1] == "without"
+            labels = self.label_list()
+        args = self.arguments()
+        if self.peek() in ("by", "without") and not labels:
+            without = self.take()[1] == "without"
+            labels = self.label_list()
+        return Node("aggregate", op, labels, without, args)
+
+    def arguments(self) -> tuple[Node, ...]:
+        self.take("(")
+        args = []
+        while self.peek() != ")":
+            args.append(self.binary(0))
+            if self.peek() != ")":
+                self.take(",")
+        self.take(")")
+        return tuple(args)
+
+    def matchers(self) -> None:
+        self.take("{")
+        while self.peek() != "}":
+            label, (_, op), (kind, _) = self.take()[1], self.take(), self.take()
+            if op not in ("=", "!=", "=~", "!~") or kind != "string":
+                raise ValueError(f"bad matcher on {label!r} in {self.text!r}")
+            if self.peek() != "}":
+                self.take(",")
+        self.take("}")
+
+
+def counts_once(family: str, labels: tuple[str, ...]) -> bool:
+    """Whether `max by (labels)` leaves exactly one series per figure of the family."""
+    own = set(FAMILIES[family].labels)
+    return own <= set(labels) <= own | COMING_LABELS.get(family, set())
+
+
+def per_scrape(node: Node) -> set[str]:
+    """Catalog families whose series reach this node one per scrape, not yet counted once."""
+    if node.kind == "selector":
+        return {node.name} & FAMILIES.keys()
+    below: set[str] = set().union(*(per_scrape(arg) for arg in node.args))
+    if node.kind == "aggregate" and node.name == "max" and not node.without:
+        return {family for family in below if not counts_once(family, node.labels)}
+    return below
+
+
+def summed(node: Node) -> set[str]:
+    """Catalog families read under a sum anywhere in the tree."""
+    below: set[str] = set().union(*(summed(arg) for arg in node.args))
+    if node.kind == "aggregate" and node.name == "sum":
+        return below | reads(node)
+    return below
+
+
+def reads(node: Node) -> set[str]:
+    if node.kind == "selector":
+        return {node.name} & FAMILIES.keys()
+    return set().union(*(reads(arg) for arg in node.args))
+
+
+def replica_unsafe_sums(expr: str) -> list[str]:
+    """Every sum in `expr` that a second replica would double, with the reason."""
+    problems = []
+
+    def visit(node: Node) -> None:
+        for arg in node.args:
+            visit(arg)
+        if node.kind != "aggregate" or node.name != "sum":
+            return
+        for family in sorted(per_scrape(node.args[-1])):
+            own = FAMILIES[family].labels
+            if family in HEALTH:
+                if not node.without or not set(node.labels) <= set(own):
+                    problems.append(f"sum over {family} must stay per target: sum without (...)")
+            else:
+                labels = ", ".join([*own, *sorted(COMING_LABELS.get(family, ()))])
+                problems.append(f"sum over {family} needs max by ({labels}) first")
+
+    visit(PromQL(expr).parse())
+    return problems
+
+
+def rule_exprs() -> list[tuple[str, str]]:
+    return [(str(rule.get("alert") or rule["record"]), rule["expr"]) for rule in rules()]
+
+
+def dashboard_exprs() -> list[tuple[str, str]]:
+    panels = json.loads(DASHBOARD_JSON.read_text(encoding="utf-8"))["panels"]
+    return [
+        (f"dashboard {panel['title']} [{target['refId']}]", target["expr"])
+        for panel in panels
+        for target in panel.get("targets", ())
+    ]
+
+
+def test_every_sum_in_the_rules_and_dashboard_counts_a_figure_once_per_replica() -> None:
+    exprs = rule_exprs() + dashboard_exprs()
+    problems = [f"{where}: {problem}" for where, e in exprs for problem in replica_unsafe_sums(e)]
+    assert not problems, "\n".join(problems)
+    # The check saw what it guards: the sums over spend in both places.
+    spend = {catalog.MONTH_TO_DATE, catalog.FORECAST_MONTH_END, catalog.ALLOCATED_MONTH_TO_DATE}
+    in_rules = set().union(*(summed(PromQL(e).parse()) for _, e in rule_exprs()))
+    in_board = set().union(*(summed(PromQL(e).parse()) for _, e in dashboard_exprs()))
+    assert in_rules >= {family.exposed_name for family in spend}
+    assert in_board >= {family.exposed_name for family in (*spend, catalog.LAST_DAY)}
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "sum by (provider, account, currency) (cost_month_to_date)",
+        "sum(max without (instance) (cost_month_to_date))",
+        # Too few labels merges distinct services into their max.
+        "sum(max by (provider, account, currency) (cost_month_to_date))",
+        # A target label keeps two replicas apart.
+        "sum(max by (provider, account, service_name, currency, source, charge_frequency, pod)"
+        " (cost_month_to_date))",
+        'sum by (provider) (last_over_time(cost_previous_month{provider=~"$provider"}[1d]))',
+        "sum(max by (provider, account, currency) (cost_forecast_month_end)) / sum(cost_budget)",
+        "0.8 * max by (app, currency) (cost_app_budget)"
+        " < on (app, currency) sum(cost_allocated_month_to_date) by (app, currency)",
+        "sum by (provider, account) (cost_collector_errors_total)",
+    ],
+)
+def test_the_replica_check_catches_a_sum_a_second_replica_would_double(expr: str) -> None:
+    assert replica_unsafe_sums(expr)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "sum by (provider) (max by (provider, account, service_name, currency, source,"
+        ' charge_frequency) (last_over_time(cost_month_to_date{provider=~"$provider"}[1d])))',
+        "sum by (provider, currency) (provider_account:cost_month_to_date:sum)",
+        "max by (provider, account, currency) (cost_last_day)"
+        " > on (provider, account, currency) max by (provider, account, currency) (cost_budget)",
+        "sum without (reason) (cost_collector_errors_total)",
+        "(sum(max by (provider, account, currency) (cost_forecast_month_end)) > 1)"
+        " and on () (day_of_month() >= 4)",
+    ],
+)
+def test_the_replica_check_passes_a_sum_over_max_by_the_familys_labels(expr: str) -> None:
+    assert replica_unsafe_sums(expr) == []
+
+
+@pytest.mark.parametrize(
+    "expr", ["sum(cost_month_to_date", "sum by provider (cost_month_to_date)", "cost_budget{a=1}"]
+)
+def test_the_replica_check_refuses_promql_it_cannot_read(expr: str) -> None:
+    with pytest.raises(ValueError):
+        replica_unsafe_sums(expr)
