@@ -26,11 +26,6 @@ SEL = 'provider=~"$provider",account=~"$account"'
 AI_SEL = f'{SEL},model=~"$model"'
 # The allocated families have no account label: apps cut across accounts.
 APP_SEL = 'provider=~"$provider",app=~"$app"'
-# Spend lines split by charge_frequency (usage_based, recurring, one_time) as the exporter
-# adds that label. Named ahead of it (a `max by` a label a series lacks still works) so that
-# one service's usage-based and recurring lines stay two lines instead of merging into their max.
-CHARGE_FREQUENCY = "charge_frequency"
-SPLIT_BY_CHARGE = {catalog.MONTH_TO_DATE.name, catalog.PREVIOUS_MONTH.name}
 
 
 def once(family: Family, selector: str = "", over: str = "") -> str:
@@ -43,8 +38,6 @@ def once(family: Family, selector: str = "", over: str = "") -> str:
     window, so daily backfilled samples show too.
     """
     labels = list(family.labels)
-    if family.name in SPLIT_BY_CHARGE and CHARGE_FREQUENCY not in labels:
-        labels.append(CHARGE_FREQUENCY)
     series = f"{family.exposed_name}{{{selector}}}" if selector else family.exposed_name
     if over:
         series = f"last_over_time({series}[{over}])"

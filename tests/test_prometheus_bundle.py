@@ -286,13 +286,6 @@ def test_prometheus_scrapes_the_exporter_every_minute_and_loads_the_rules() -> N
 # family's own labels: fewer merges distinct figures, a target label keeps the copies apart.
 
 FAMILIES = {family.exposed_name: family for family in catalog.ALL}
-# Spend lines the exporter is splitting by charge_frequency (usage_based, recurring,
-# one_time): rules and dashboard name the label ahead of the catalog, and must, or one
-# service's usage-based and recurring lines would merge into their max.
-COMING_LABELS = {
-    catalog.MONTH_TO_DATE.exposed_name: {"charge_frequency"},
-    catalog.PREVIOUS_MONTH.exposed_name: {"charge_frequency"},
-}
 # Health stays per target: each replica is a collector with its own failures.
 HEALTH = {
     family.exposed_name
@@ -476,8 +469,7 @@ class PromQL:
 
 def counts_once(family: str, labels: tuple[str, ...]) -> bool:
     """Whether `max by (labels)` leaves exactly one series per figure of the family."""
-    own = set(FAMILIES[family].labels)
-    return own <= set(labels) <= own | COMING_LABELS.get(family, set())
+    return set(labels) == set(FAMILIES[family].labels)
 
 
 def per_scrape(node: Node) -> set[str]:
@@ -519,7 +511,7 @@ def replica_unsafe_sums(expr: str) -> list[str]:
                 if not node.without or not set(node.labels) <= set(own):
                     problems.append(f"sum over {family} must stay per target: sum without (...)")
             else:
-                labels = ", ".join([*own, *sorted(COMING_LABELS.get(family, ()))])
+                labels = ", ".join(own)
                 problems.append(f"sum over {family} needs max by ({labels}) first")
 
     visit(PromQL(expr).parse())
