@@ -324,6 +324,34 @@ async def test_paging_stops_at_the_stated_page_count_when_the_last_page_is_full(
     assert len(httpx_mock.get_requests(url=BUCKETS)) == 1
 
 
+@pytest.mark.parametrize(
+    "info",
+    [{"PageCount": "3"}, {"PageCount": -1}, {"PageCount": 1.5}, {"PageCount": True}, [3]],
+    ids=str,
+)
+async def test_page_info_that_cannot_be_read_is_a_parse_error(
+    httpx_mock: HTTPXMock, tmp_path: Path, info: Any
+) -> None:
+    body = {**fixture_json("wasabi", "account_current.json"), "PageInfo": info}
+    httpx_mock.add_response(url=CURRENT, json=body)
+    [outcome] = await run_provider(wasabi.PROVIDER, stats_only(tmp_path), NOW)
+    assert outcome.error_reason == "parse"
+    assert "unreadable paging" in (outcome.error_message or "")
+    assert outcome.samples is None
+
+
+async def test_records_without_page_info_are_read_until_a_short_page(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    body = fixture_json("wasabi", "account_current.json")
+    del body["PageInfo"]
+    httpx_mock.add_response(url=CURRENT, json=body)
+    httpx_mock.add_response(url=PREVIOUS, json={"Records": []})
+    [outcome] = await run_provider(wasabi.PROVIDER, stats_only(tmp_path), NOW)
+    assert outcome.ok, outcome.error_message
+    assert total(outcome.samples or (), catalog.MONTH_TO_DATE) == Decimal("8.708375")
+
+
 async def test_per_bucket_usage_with_levels_only_for_buckets_still_there(
     httpx_mock: HTTPXMock, tmp_path: Path
 ) -> None:

@@ -135,15 +135,24 @@ def parse_record(raw: Any, *, bucket: bool) -> Day:
 
 
 def records_of(page: Any) -> tuple[list[Any], int | None]:
-    """(records, PageCount if this page states one): the envelope or a bare array."""
+    """(records, PageCount if this page states one): the envelope or a bare array.
+
+    Without PageInfo the pages run until a short one. A PageInfo that is there but
+    unreadable is a parse error, as for every provider that pages: a month is never
+    cut short on a guess.
+    """
     if isinstance(page, list):
         return page, None
-    if isinstance(page, dict) and isinstance(page.get("Records"), list):
-        info = page.get("PageInfo")
-        count = info.get("PageCount") if isinstance(info, dict) else None
-        # PageCount is only filled in on page 0; later pages say 0.
-        return page["Records"], count if isinstance(count, int) and count > 0 else None
-    raise CollectorError("parse", "Stats API: response has no Records list")
+    if not isinstance(page, dict) or not isinstance(page.get("Records"), list):
+        raise CollectorError("parse", "Stats API: response has no Records list")
+    info = page.get("PageInfo")
+    if info is None:
+        return page["Records"], None
+    count = info.get("PageCount") if isinstance(info, dict) else "no object"
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        raise CollectorError("parse", f"Stats API: unreadable paging (PageCount {count!r:.40})")
+    # PageCount is only filled in on page 0; later pages say 0.
+    return page["Records"], count or None
 
 
 def in_month(days: Iterable[Day], first: date) -> list[Day]:
