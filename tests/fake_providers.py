@@ -25,7 +25,7 @@ but `write_config` turns it off (`inventory: false`) unless asked: boto3 is slow
 plan": the Supabase collector reports the plan fee itself (SUPABASE_PLAN=pro), and both would
 count. Month-to-date per provider, for any date: Vercel 26.50, Cloudflare 8.00, OpenAI 8.00,
 Anthropic 56.00, Supabase 25.00 (plan; compute and its credits cancel), OpenRouter 7.00 (none
-on the 1st), Wasabi 6.99 x 2.5 TB x completed days / days in month (an estimate). The AI Gateway
+on the 1st), Wasabi 6.99 x 2.5 TB x completed days / 30 (an estimate). The AI Gateway
 reports none (its estimate of the same AI traffic stays out of the totals): its own spend
 families add up to AI_GATEWAY_SPEND_TOTAL, 8.00.
 """
@@ -424,7 +424,7 @@ def expected_month_to_date(today: date | None = None) -> dict[str, Decimal | Non
     deleted_tb = Decimal(sum(b[2] for b in WASABI_BUCKETS.values())) / TB
     days = completed_days(today)
     billed = max(active_tb * days, Decimal(days)) + deleted_tb * days  # minimum charge: 1 TB
-    wasabi = WASABI_PRICE_PER_TB_MONTH / days_in_month(today) * billed
+    wasabi = WASABI_PRICE_PER_TB_MONTH / 30 * billed  # Wasabi's TB-day is a 30th of its price
     totals["wasabi"] = wasabi.quantize(Decimal("0.000001"))
     return totals
 

@@ -314,7 +314,7 @@ def test_a_wasabi_page_gives_days_or_a_parse_error(page: Any, bucket: bool) -> N
     first = date(2026, 11, 1)
     kept = wasabi.in_month(days, first)
     wasabi.usage(kept)
-    spend = wasabi.estimate_spend(kept, 30, Decimal("6.99"), Decimal(1))
+    spend = wasabi.estimate_spend(kept, Decimal("6.99"), Decimal(1))
     assert spend.is_finite()
     assert_finite(wasabi.bucket_samples(kept))
 
