@@ -151,13 +151,17 @@ def anthropic_good(request: httpx.Request) -> httpx.Response:
 
 
 def openrouter_good(request: httpx.Request) -> httpx.Response:
-    path = request.url.path
+    path, params = request.url.path, request.url.params
     if path.endswith("/credits"):
         return answer(fixture("openrouter", "credits.json"))
     if path.endswith("/activity"):
         return answer(fixture("openrouter", "activity.json"))
+    if path.endswith("/workspaces"):
+        return answer(fixture("openrouter", "workspaces.json"))
     page = {"0": "keys_page1.json", "3": "keys_page2.json"}
-    return answer(fixture("openrouter", page.get(request.url.params["offset"], "keys_empty.json")))
+    if params.get("workspace_id") == "7c9e6679-7425-40de-944b-e07fc1f90ae7":  # Research
+        page = {"0": "keys_research.json"}
+    return answer(fixture("openrouter", page.get(params["offset"], "keys_empty.json")))
 
 
 # --- pages that never end, per paginating provider ----------------------------------------
@@ -206,6 +210,10 @@ def cloudflare_unreadable(request: httpx.Request) -> httpx.Response:
 
 def wasabi_unreadable(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"PageInfo": {"PageCount": "many"}, "Records": []})
+
+
+def openrouter_unreadable(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"data": [], "total_count": "many"})
 
 
 @dataclass(frozen=True)
@@ -312,6 +320,7 @@ APIS = {
             paged="/keys",
             endless=openrouter_endless,
             max_pages=lambda: openrouter.MAX_KEY_PAGES,
+            unreadable_paging=("/workspaces", openrouter_unreadable),
         ),
     )
 }
