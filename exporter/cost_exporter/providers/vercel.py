@@ -171,6 +171,16 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
     return samples
 
 
+def warnings(config: Config) -> list[str]:
+    if config.team_id:
+        return []
+    # Without teamId Vercel's REST API acts for the token's personal account.
+    return [
+        "team_id (VERCEL_TEAM_ID) is not set: only the personal account's charges are read, "
+        "so the spend of team-owned projects is not visible"
+    ]
+
+
 async def history(config: Config, ctx: Context, start: datetime, end: datetime) -> list[Sample]:
     """Daily spend per service over [start, end), read in windows of at most one year."""
     days = DailySpend()
@@ -187,6 +197,7 @@ PROVIDER = ProviderSpec(
     config_model=Config,
     collect=collect,
     history=history,
+    warnings=warnings,
     summary="Vercel spend, usage and per-project spend from the FOCUS billing charges stream.",
     env={"token": "VERCEL_API_TOKEN", "team_id": "VERCEL_TEAM_ID", "base_url": "VERCEL_BASE_URL"},
 )
