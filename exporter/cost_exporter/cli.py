@@ -35,7 +35,7 @@ from cost_exporter.settings import (
 )
 
 log = structlog.get_logger("cost_exporter")
-# Prometheus drops blocks older than its retention (400d in compose, DECISIONS.md):
+# Prometheus drops blocks older than its retention (400d in docker-compose.yml):
 # more months than that only help with a longer retention.
 MAX_BACKFILL_MONTHS = 24
 

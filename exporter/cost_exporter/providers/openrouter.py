@@ -320,6 +320,9 @@ PROVIDER = ProviderSpec(
     collect=collect,
     history=history,
     history_days=ACTIVITY_DAYS,
-    summary="OpenRouter credit balance, spend per model and per key, tokens and requests.",
+    summary=(
+        "OpenRouter credit balance, spend per model and per key (every workspace), tokens "
+        "and requests."
+    ),
     env={"api_key": "OPENROUTER_API_KEY", "base_url": "OPENROUTER_BASE_URL"},
 )

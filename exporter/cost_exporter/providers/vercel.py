@@ -12,9 +12,10 @@ for Enterprise) role, which the endpoint requires.
 
 Spend is `BilledCost` per `ServiceName`, credits and adjustments with their
 sign. Usage sums `ConsumedQuantity` of `Usage` lines, converted to base units
-and named after the unit (DECISIONS.md). Daily spend (`cost_last_day`, and the
-backfill's history in windows of at most a year) groups `BilledCost` by the UTC
-day of `ChargePeriodStart`. A month without a single charge line
+and named after the unit (the name a usage limit's key in the config matches).
+Daily spend (`cost_last_day`, and the backfill's history in windows of at most
+a year) groups `BilledCost` by the UTC day of `ChargePeriodStart`. A month
+without a single charge line
 yields no spend series: there is no service a 0 could be attributed to, and
 `cost_collector_up` already tells that Vercel answered.
 """

@@ -404,7 +404,7 @@ PROVIDER = ProviderSpec(
     config_model=Config,
     collect=collect,
     history=history,
-    summary="Wasabi storage, objects and traffic from the Stats API; spend estimated per TB-month.",
+    summary="Wasabi storage, objects and traffic from the Stats API; spend estimated per TB-day.",
     env={
         "access_key": "WASABI_ACCESS_KEY",
         "secret_key": "WASABI_SECRET_KEY",
