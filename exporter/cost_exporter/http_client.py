@@ -118,13 +118,15 @@ def has_more_cursor(page: Any, *, more: str = "has_more", cursor: str = "next_pa
 PAGE_NUMBER_FIELDS = ("page", "total_pages", "per_page", "total_count")
 
 
-def page_number_cursor(info: Any) -> str | None:
-    """The next page number of `page`/`total_pages` paging (Cloudflare's v4 `result_info`).
+def page_number_cursor(info: Any, items: int | None = None) -> str | None:
+    """The next page number of `page`/`total_pages` paging (Cloudflare's v4 `result_info`);
+    `items` is the number of records on this page, when the caller can count them.
 
     No paging info (absent, null, or an object without any of PAGE_NUMBER_FIELDS): a
-    single page. Otherwise `page` and the page count must be whole numbers; the count
-    is `total_pages`, or `total_count` / `per_page` rounded up when `total_pages` is
-    left out (Cloudflare documents it as optional). Anything else is `BadPaging`.
+    single page. Otherwise `page` must be a whole number, and so must what says whether
+    another page follows: `total_pages`; else `total_count` / `per_page` rounded up (Cloudflare
+    documents `total_pages` as optional); else, with `per_page` alone, a full page (as
+    Cloudflare's own SDKs page, until a short one). Anything else is `BadPaging`.
     """
     if info is None:
         return None
@@ -135,9 +137,12 @@ def page_number_cursor(info: Any) -> str | None:
     page = _whole(info, "page", minimum=1)
     if info.get("total_pages") is not None:
         total = _whole(info, "total_pages", minimum=0)
-    else:
+    elif info.get("total_count") is not None or items is None:
         per_page = _whole(info, "per_page", minimum=1)
         total = -(-_whole(info, "total_count", minimum=0) // per_page)
+    else:
+        full = items >= _whole(info, "per_page", minimum=1)
+        return str(page + 1) if full else None
     return str(page + 1) if page < total else None
 
 

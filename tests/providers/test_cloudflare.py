@@ -590,7 +590,7 @@ UNREADABLE_RESULT_INFO = [
     {"page": 1, "total_pages": float("nan")},
     {"page": True, "total_pages": 2},
     {"page": 0, "total_pages": 2},
-    {"page": 1, "per_page": 4, "count": 4},  # no page count at all: more may follow
+    {"page": 1, "count": 4},  # neither a page count nor a page size: more may follow
     {"total_pages": 2},
     [1, 2],
     "page 1 of 2",
@@ -605,6 +605,10 @@ def test_the_next_page_follows_total_pages_or_total_count_over_per_page() -> Non
     # total_pages is optional in Cloudflare's result_info: 41 records of 20 are 3 pages.
     assert next_page({"result_info": {"page": 2, "per_page": 20, "total_count": 41}}) == "3"
     assert next_page({"result_info": {"page": 3, "per_page": 20, "total_count": 41}}) is None
+    # With a page size alone, a full page may have a successor and a short one is the last.
+    info = {"page": 1, "per_page": 2}
+    assert next_page({"result": [{}, {}], "result_info": info}) == "2"
+    assert next_page({"result": [{}], "result_info": info}) is None
 
 
 def test_a_body_without_paging_info_is_a_single_page() -> None:

@@ -156,7 +156,11 @@ def next_page(body: Any) -> str | None:
     """The next page of a v4 list. The billable-usage endpoint documents no paging, so a
     body without `result_info` is the whole answer; a `result_info` that cannot be read
     fails the collection rather than cut the month short."""
-    return page_number_cursor(body.get("result_info") if isinstance(body, dict) else None)
+    if not isinstance(body, dict):
+        return None
+    result = body.get("result")
+    items = len(result) if isinstance(result, list) else None
+    return page_number_cursor(body.get("result_info"), items)
 
 
 # --- spend --------------------------------------------------------------------------
