@@ -20,12 +20,14 @@ Requests must carry the credentials `env()` hands out (401 otherwise). Injected 
 carry `Retry-After: 0`, so the exporter's retries cost no time. Wasabi's S3 bucket inventory
 (boto3: ListBuckets, GetBucketLocation) is served too, under `/wasabi-s3` (`WASABI_ENDPOINT_URL`),
 but `write_config` turns it off (`inventory: false`) unless asked: boto3 is slow to import.
+OpenRouter has two workspaces (`/workspaces`); `/keys` lists the default one's keys unless
+given a `workspace_id`, as the real API does, and the per-key spend of both adds up to 10.43.
 
 `write_config` copies the fixed bills of exporter/config.example.yml except its "Supabase Pro
 plan": the Supabase collector reports the plan fee itself (SUPABASE_PLAN=pro), and both would
 count. Month-to-date per provider, for any date: Vercel 26.50, Cloudflare 8.00, OpenAI 8.00,
 Anthropic 56.00, Supabase 25.00 (plan; compute and its credits cancel), OpenRouter 7.00 (none
-on the 1st), Wasabi 6.99 x 2.5 TB x completed days / days in month (an estimate). The AI Gateway
+on the 1st), Wasabi 6.99 x 2.5 TB x completed days / 30 (an estimate). The AI Gateway
 reports none (its estimate of the same AI traffic stays out of the totals): its own spend
 families add up to AI_GATEWAY_SPEND_TOTAL, 8.00.
 """
@@ -367,15 +369,23 @@ OPENROUTER_ACTIVITY = tuple(OpenRouterActivity(*row) for row in (
 ))
 # fmt: on
 OPENROUTER_CREDITS = {"total_credits": 100, "total_usage": 25.25}  # balance 74.75
-# (name, usage_monthly, disabled); OpenRouter pages /keys by `offset`.
+# id -> (name, slug). `/keys` without workspace_id lists the first (default) one only.
+OPENROUTER_WORKSPACES = {
+    "00000000-0000-4000-8000-00000000f001": ("Default", "default"),
+    "00000000-0000-4000-8000-00000000f002": ("Research", "research"),
+}
+OPENROUTER_DEFAULT_WORKSPACE, OPENROUTER_RESEARCH_WORKSPACE = OPENROUTER_WORKSPACES
+# (name, usage_monthly, disabled, workspace); OpenRouter pages /keys by `offset`.
 OPENROUTER_KEYS = (
-    ("prod-backend", "5.20", False),
-    ("staging", "1.05", False),
-    ("leaked-laptop", "1.40", True),
-    ("ci", "0.03", False),
-    ("", "0", False),
+    ("prod-backend", "5.20", False, OPENROUTER_DEFAULT_WORKSPACE),
+    ("staging", "1.05", False, OPENROUTER_DEFAULT_WORKSPACE),
+    ("leaked-laptop", "1.40", True, OPENROUTER_DEFAULT_WORKSPACE),
+    ("ci", "0.03", False, OPENROUTER_DEFAULT_WORKSPACE),
+    ("", "0", False, OPENROUTER_DEFAULT_WORKSPACE),
+    ("research-agent", "2.75", False, OPENROUTER_RESEARCH_WORKSPACE),
 )
 OPENROUTER_KEYS_PAGE = 3
+OPENROUTER_WORKSPACES_LIMIT_MAX = 100
 ACTIVITY_DAYS = 30
 
 # Supabase: one Micro compute add-on per project. Its hourly price (x 24 x days) never
@@ -423,7 +433,7 @@ def expected_month_to_date(today: date) -> dict[str, Decimal | None]:
     deleted_tb = Decimal(sum(b[2] for b in WASABI_BUCKETS.values())) / TB
     days = completed_days(today)
     billed = max(active_tb * days, Decimal(days)) + deleted_tb * days  # minimum charge: 1 TB
-    wasabi = WASABI_PRICE_PER_TB_MONTH / days_in_month(today) * billed
+    wasabi = WASABI_PRICE_PER_TB_MONTH / 30 * billed  # Wasabi's TB-day is a 30th of its price
     totals["wasabi"] = wasabi.quantize(Decimal("0.000001"))
     return totals
 
@@ -1226,7 +1236,29 @@ def anthropic(req: Request) -> Reply:
 # --- OpenRouter --------------------------------------------------------------------------
 
 
-def openrouter_key(index: int, name: str, monthly: str, disabled: bool) -> Json:
+def openrouter_workspace(ident: str, name: str, slug: str) -> Json:
+    return {
+        "created_at": "2026-01-20T11:00:00Z",
+        "created_by": "user_fake0001",
+        "default_guardrail_id": "00000000-0000-5000-8000-00000000a001",
+        "default_image_model": None,
+        "default_provider_sort": None,
+        "default_text_model": None,
+        "description": None,
+        "id": ident,
+        "include_byok_in_budgets": False,
+        "io_logging_api_key_ids": None,
+        "io_logging_sampling_rate": 1,
+        "is_data_discount_logging_enabled": False,
+        "is_observability_broadcast_enabled": False,
+        "is_observability_io_logging_enabled": False,
+        "name": name,
+        "slug": slug,
+        "updated_at": None,
+    }
+
+
+def openrouter_key(index: int, name: str, monthly: str, disabled: bool, workspace: str) -> Json:
     digest = f"{index + 1:02d}" * 32
     return {
         "hash": digest,
@@ -1249,7 +1281,7 @@ def openrouter_key(index: int, name: str, monthly: str, disabled: bool) -> Json:
         "updated_at": "2026-01-20T11:00:00Z",
         "creator_user_id": "user_fake0001",
         "expires_at": None,
-        "workspace_id": "fake-workspace",
+        "workspace_id": workspace,
     }
 
 
@@ -1281,15 +1313,24 @@ def openrouter(req: Request) -> Reply:
                     }
                 )
         return Reply.json({"data": rows})
+    try:
+        offset = int(req.param("offset") or 0)
+        limit = int(req.param("limit") or 50)
+    except ValueError:
+        return bad_request("offset and limit are integers")
+    if req.path == "/workspaces":
+        if not 1 <= limit <= OPENROUTER_WORKSPACES_LIMIT_MAX:
+            return bad_request("limit is between 1 and 100")
+        listed = [openrouter_workspace(i, *named) for i, named in OPENROUTER_WORKSPACES.items()]
+        return Reply.json({"data": listed[offset : offset + limit], "total_count": len(listed)})
     if req.path == "/keys":
-        try:
-            offset = int(req.param("offset") or 0)
-        except ValueError:
-            return bad_request("offset is an integer")
+        # Without workspace_id, the keys of the default workspace only.
+        workspace = req.param("workspace_id") or OPENROUTER_DEFAULT_WORKSPACE
         keys = [
-            openrouter_key(i, name, monthly, disabled)
-            for i, (name, monthly, disabled) in enumerate(OPENROUTER_KEYS)
-            if req.param("include_disabled") == "true" or not disabled
+            openrouter_key(i, name, monthly, disabled, in_workspace)
+            for i, (name, monthly, disabled, in_workspace) in enumerate(OPENROUTER_KEYS)
+            if in_workspace == workspace
+            and (req.param("include_disabled") == "true" or not disabled)
         ]
         return Reply.json({"data": keys[offset : offset + OPENROUTER_KEYS_PAGE]})
     return not_found(req)

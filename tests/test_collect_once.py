@@ -227,6 +227,14 @@ async def test_the_fake_is_valid_on_any_date(now: datetime, tmp_path: Path) -> N
                         if s.family is catalog.WORKER_USAGE
                     }
                     assert workers == {"api", "cron"}
+                if entry.provider == "openrouter":  # the keys of every workspace
+                    keys = {
+                        s.label("api_key"): s.value
+                        for s in outcome.samples
+                        if s.family is catalog.AI_SPEND_BY_API_KEY
+                    }
+                    assert keys["research-agent"] == Decimal("2.75")  # not the default one
+                    assert sum(keys.values()) == Decimal("10.43")
                 totals[entry.provider] = sum(mtd, Decimal(0)) if mtd else None
         finally:
             await http.aclose()

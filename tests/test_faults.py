@@ -45,6 +45,7 @@ from pytest_httpx import HTTPXMock
 
 from cost_exporter import catalog, http_client, logs
 from cost_exporter.app import create_app
+from cost_exporter.errors import CollectorError
 from cost_exporter.exposition import collect_series
 from cost_exporter.http_client import HttpClient, RetryPolicy
 from cost_exporter.providers import REGISTRY, openrouter, wasabi
@@ -150,13 +151,17 @@ def anthropic_good(request: httpx.Request) -> httpx.Response:
 
 
 def openrouter_good(request: httpx.Request) -> httpx.Response:
-    path = request.url.path
+    path, params = request.url.path, request.url.params
     if path.endswith("/credits"):
         return answer(fixture("openrouter", "credits.json"))
     if path.endswith("/activity"):
         return answer(fixture("openrouter", "activity.json"))
+    if path.endswith("/workspaces"):
+        return answer(fixture("openrouter", "workspaces.json"))
     page = {"0": "keys_page1.json", "3": "keys_page2.json"}
-    return answer(fixture("openrouter", page.get(request.url.params["offset"], "keys_empty.json")))
+    if params.get("workspace_id") == "7c9e6679-7425-40de-944b-e07fc1f90ae7":  # Research
+        page = {"0": "keys_research.json"}
+    return answer(fixture("openrouter", page.get(params["offset"], "keys_empty.json")))
 
 
 # --- pages that never end, per paginating provider ----------------------------------------
@@ -187,6 +192,30 @@ def openrouter_endless(request: httpx.Request, n: int) -> httpx.Response:
     return httpx.Response(200, json={"data": keys})
 
 
+# --- pages whose paging info cannot be read, per paginating provider --------------------
+
+
+def cursorless(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"data": [], "has_more": True, "next_page": None})
+
+
+def cursor_of_the_wrong_type(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"data": [], "has_more": True, "next_page": 2})
+
+
+def cloudflare_unreadable(request: httpx.Request) -> httpx.Response:
+    info = {"page": "one", "per_page": 20, "total_pages": 2}
+    return httpx.Response(200, json={"success": True, "result": [], "result_info": info})
+
+
+def wasabi_unreadable(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"PageInfo": {"PageCount": "many"}, "Records": []})
+
+
+def openrouter_unreadable(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"data": [], "total_count": "many"})
+
+
 @dataclass(frozen=True)
 class Api:
     """One provider as the matrix sees it: config, secrets, good answers, paging."""
@@ -200,6 +229,8 @@ class Api:
     """A path ending of the endpoint that pages; None when the provider never pages."""
     endless: Callable[[httpx.Request, int], httpx.Response] | None = None
     max_pages: Callable[[], int] = lambda: http_client.MAX_PAGES
+    unreadable_paging: tuple[str, Callable[[httpx.Request], httpx.Response]] | None = None
+    """(path ending, answer): a page of that endpoint whose paging info cannot be read."""
     streamed: bool = False
     """The body is streamed line by line: a cut after the start is not retried."""
     empty_is_valid: bool = False
@@ -241,6 +272,7 @@ APIS = {
             paged="/utilizations",
             endless=wasabi_endless,
             max_pages=lambda: wasabi.MAX_PAGES,
+            unreadable_paging=("/utilizations", wasabi_unreadable),
         ),
         Api(
             "cloudflare",
@@ -250,6 +282,7 @@ APIS = {
             cloudflare_good,
             paged="/billable-usage",
             endless=cloudflare_endless,
+            unreadable_paging=("/billable-usage", cloudflare_unreadable),
         ),
         Api(
             "cloudflare_ai_gateway",
@@ -266,6 +299,7 @@ APIS = {
             openai_good,
             paged="/organization/costs",
             endless=cursor_endless,
+            unreadable_paging=("/organization/costs", cursorless),
         ),
         Api(
             "anthropic",
@@ -275,6 +309,7 @@ APIS = {
             anthropic_good,
             paged="/cost_report",
             endless=cursor_endless,
+            unreadable_paging=("/cost_report", cursor_of_the_wrong_type),
         ),
         Api(
             "openrouter",
@@ -285,6 +320,7 @@ APIS = {
             paged="/keys",
             endless=openrouter_endless,
             max_pages=lambda: openrouter.MAX_KEY_PAGES,
+            unreadable_paging=("/workspaces", openrouter_unreadable),
         ),
     )
 }
@@ -327,6 +363,7 @@ FAULTS = {
         Fault("huge_body", "parse", "larger than 32 MiB"),
         Fault("bad_content_encoding", "parse", "does not decode"),
         Fault("endless_cursor", "parse", "pages, giving up"),
+        Fault("unreadable_paging", "parse", "unreadable paging"),
         Fault("slower_than_timeout", "timeout", "collection timed out"),
     )
 }
@@ -439,6 +476,13 @@ class World:
                 return self.api.good(request)
             self.paged_requests += 1
             return self.api.endless(request, self.paged_requests)
+        if fault.name == "unreadable_paging":
+            assert self.api.unreadable_paging
+            path, unreadable = self.api.unreadable_paging
+            if not request.url.path.endswith(path):
+                return self.api.good(request)
+            self.paged_requests += 1
+            return unreadable(request)
         return faulty_answer(fault, self.api, request, self.secret)
 
 
@@ -574,6 +618,8 @@ def cases() -> Iterator[Any]:
         for name, fault in FAULTS.items():
             if name == "endless_cursor" and api.paged is None:
                 continue  # nothing pages: no cursor to loop on
+            if name == "unreadable_paging" and api.unreadable_paging is None:
+                continue  # no paging info to misread
             yield pytest.param(api, fault, id=f"{provider}-{name}")
 
 
@@ -666,6 +712,9 @@ async def test_a_failing_provider_is_counted_and_keeps_its_values_while_the_othe
     made = h.requests["faulty"]
     if fault.name == "endless_cursor":
         assert world.paged_requests == api.max_pages() <= 1000
+        assert made <= world.paged_requests + 3
+    elif fault.name == "unreadable_paging":
+        assert world.paged_requests == 1  # refused at once: no retry, no guessed next page
         assert made <= world.paged_requests + 3
     else:
         assert made == expected_requests(api, fault)
@@ -784,9 +833,24 @@ async def test_a_repeating_cursor_stops_at_the_second_time_it_is_seen(
 async def test_a_page_without_a_readable_cursor_is_a_parse_error(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(url=URL, json=[1, 2, 3])
     http = HttpClient(retry=RetryPolicy(1, 0, 0))
-    with pytest.raises(Exception, match="no readable cursor"):
+    with pytest.raises(CollectorError, match="unreadable paging") as caught:
         async for _page in http.paginate(URL, params={}, next_cursor=lambda p: p.get("next")):
             pass
+    assert caught.value.reason == "parse"
+    await http.aclose()
+
+
+@pytest.mark.parametrize("cursor", [2, 2.5, True, ["p2"], {"after": "p2"}], ids=repr)
+async def test_a_cursor_that_is_not_a_string_is_a_parse_error(
+    httpx_mock: HTTPXMock, cursor: Any
+) -> None:
+    httpx_mock.add_response(url=URL, json={"next": cursor})
+    http = HttpClient(retry=RetryPolicy(1, 0, 0))
+    with pytest.raises(CollectorError, match="unreadable paging") as caught:
+        async for _page in http.paginate(URL, params={}, next_cursor=lambda p: p["next"]):
+            pass
+    assert caught.value.reason == "parse"
+    assert len(httpx_mock.get_requests()) == 1
     await http.aclose()
 
 

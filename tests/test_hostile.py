@@ -37,7 +37,7 @@ from cost_exporter import http_client, snapshot
 from cost_exporter.app import create_app
 from cost_exporter.errors import CollectorError, ConfigError
 from cost_exporter.focus_records import BadRecord, parse_record, parse_timestamp
-from cost_exporter.http_client import HttpClient
+from cost_exporter.http_client import BadPaging, HttpClient, has_more_cursor
 from cost_exporter.providers import (
     REGISTRY,
     anthropic,
@@ -314,7 +314,7 @@ def test_a_wasabi_page_gives_days_or_a_parse_error(page: Any, bucket: bool) -> N
     first = date(2026, 11, 1)
     kept = wasabi.in_month(days, first)
     wasabi.usage(kept)
-    spend = wasabi.estimate_spend(kept, 30, Decimal("6.99"), Decimal(1))
+    spend = wasabi.estimate_spend(kept, Decimal("6.99"), Decimal(1))
     assert spend.is_finite()
     assert_finite(wasabi.bucket_samples(kept))
 
@@ -358,7 +358,7 @@ def test_cloudflare_envelopes_info_and_records_parse_or_fail_as_collector_errors
     envelope: Any, info: Any, records: list[Any]
 ) -> None:
     refuses_only(lambda: cloudflare.unwrap(envelope, "GET test"), CollectorError)
-    cloudflare.next_page(envelope)
+    refuses_only(lambda: cloudflare.next_page(envelope), BadPaging)
     c = ctx()
     coverage = refuses_only(lambda: cloudflare.parse_info(info, c), CollectorError)
     if coverage is not None:
@@ -398,7 +398,13 @@ OPENAI_ROW_ERRORS = (KeyError, TypeError, AttributeError, BadAmount)
 
 @QUICK
 @given(
-    shaped({"data": [{"start_time": NUMBER, "results": [JSON]}], "has_more": SCALAR}),
+    shaped(
+        {
+            "data": [{"start_time": NUMBER, "results": [JSON]}],
+            "has_more": SCALAR,
+            "next_page": SCALAR,
+        }
+    ),
     shaped(OPENAI_COST),
     shaped(OPENAI_TOKENS),
 )
@@ -406,7 +412,7 @@ def test_openai_pages_and_rows_parse_or_fail_the_way_the_collector_expects(
     page: Any, cost: Any, tokens: Any
 ) -> None:
     refuses_only(lambda: list(openai.results(page, ctx())), CollectorError)
-    openai._next_page(page)
+    refuses_only(lambda: has_more_cursor(page), BadPaging)
     parsed = refuses_only(lambda: openai.parse_cost(cost), *OPENAI_ROW_ERRORS)
     if parsed is not None:
         assert parsed.amount.amount.is_finite()

@@ -22,7 +22,7 @@ from cost_exporter import snapshot as snapshots
 from cost_exporter.errors import ConfigError
 from cost_exporter.exposition import collect_series, published_samples
 from cost_exporter.http_client import HttpClient, RetryPolicy
-from cost_exporter.providers import REGISTRY, env_specs
+from cost_exporter.providers import REGISTRY, config_warnings, env_specs
 from cost_exporter.refresher import Refresher
 from cost_exporter.settings import (
     UNALLOCATED,
@@ -35,7 +35,7 @@ from cost_exporter.settings import (
 )
 
 log = structlog.get_logger("cost_exporter")
-# Prometheus drops blocks older than its retention (400d in compose, DECISIONS.md):
+# Prometheus drops blocks older than its retention (400d in docker-compose.yml):
 # more months than that only help with a longer retention.
 MAX_BACKFILL_MONTHS = 24
 
@@ -122,6 +122,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if command == "check-config":
         accounts = ", ".join(f"{p}/{a}" for p, a in (e.key for e in config.accounts)) or "none"
         print(f"config OK ({config.source}): accounts {accounts}")
+        for (provider, account), text in config_warnings(config):
+            print(f"warning: {provider}/{account}: {text}")
         return 0
     if command == "collect":
         return asyncio.run(collect_once(settings, config, sys.stdout))
@@ -147,6 +149,12 @@ def list_providers(out: TextIO) -> int:
         env_names = ", ".join(spec.env.values()) or "(config file only)"
         print(f"{name:<12} {spec.summary}\n{'':<12} env: {env_names}", file=out)
     return 0
+
+
+def log_config_warnings(config: Config) -> None:
+    """What the configured accounts will not see, logged once per (re)load."""
+    for (provider, account), text in config_warnings(config):
+        log.warning("config_warning", provider=provider, account=account, warning=text)
 
 
 def _http(settings: ExporterSettings) -> HttpClient:
@@ -324,6 +332,7 @@ def serve(
                 return
             refresher.reload(new_config)
             log.info("config_reloaded", accounts=len(new_config.accounts))
+            log_config_warnings(new_config)
 
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
         server = uvicorn.Server(
@@ -343,6 +352,7 @@ def serve(
             version=__version__,
             accounts=[f"{p}/{a}" for p, a in (e.key for e in config.accounts)],
         )
+        log_config_warnings(config)
         try:
             await server.serve()
         finally:

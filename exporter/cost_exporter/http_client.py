@@ -12,6 +12,13 @@ read in chunks and refused past `max_response_bytes` (counted after
 decompression, so a gzip bomb stops there too), a streamed body is split
 into lines of at most `max_line_chars`, and `paginate` stops after
 `max_pages` pages or at the first cursor that repeats.
+
+Paging never leaves a silent gap: a page without paging info is the only
+page, but paging info that is there and cannot be read (`has_more: true`
+without a cursor, a page number that is not a number) fails with reason
+`parse`, so the last good figures stay and `cost_collector_up` says 0. The
+two paging styles the providers share (`has_more_cursor`,
+`page_number_cursor`) read their fields by that one rule.
 """
 
 from __future__ import annotations
@@ -78,6 +85,72 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+class BadPaging(ValueError):
+    """Paging info that is present but cannot be read: `paginate` makes it a `parse` error."""
+
+
+def has_more_cursor(page: Any, *, more: str = "has_more", cursor: str = "next_page") -> str | None:
+    """The next cursor of `has_more` + cursor paging (OpenAI, Anthropic), or None at the end.
+
+    Neither field (or both null): a single page. `has_more: false`: the last page,
+    whatever the cursor says. `has_more: true` needs a non-empty string cursor;
+    without one the rest of the month would be silently missing, so it is `BadPaging`,
+    as is a `has_more` that is not a boolean or a cursor with no `has_more` beside it.
+    """
+    if not isinstance(page, dict):
+        raise BadPaging("the page is not an object")
+    flag, token = page.get(more), page.get(cursor)
+    if flag is None:
+        if token is None or token == "":
+            return None
+        raise BadPaging(f"`{cursor}` without `{more}`")
+    if not isinstance(flag, bool):
+        raise BadPaging(f"`{more}` is not a boolean")
+    if not flag:
+        return None
+    if not isinstance(token, str) or not token:
+        raise BadPaging(f"`{more}` is true but `{cursor}` is not a cursor")
+    return token
+
+
+PAGE_NUMBER_FIELDS = ("page", "total_pages", "per_page", "total_count")
+
+
+def page_number_cursor(info: Any, items: int | None = None) -> str | None:
+    """The next page number of `page`/`total_pages` paging (Cloudflare's v4 `result_info`);
+    `items` is the number of records on this page, when the caller can count them.
+
+    No paging info (absent, null, or an object without any of PAGE_NUMBER_FIELDS): a
+    single page. Otherwise `page` must be a whole number, and so must what says whether
+    another page follows: `total_pages`; else `total_count` / `per_page` rounded up (Cloudflare
+    documents `total_pages` as optional); else, with `per_page` alone, a full page (as
+    Cloudflare's own SDKs page, until a short one). Anything else is `BadPaging`.
+    """
+    if info is None:
+        return None
+    if not isinstance(info, dict):
+        raise BadPaging("paging info is not an object")
+    if not any(info.get(name) is not None for name in PAGE_NUMBER_FIELDS):
+        return None
+    page = _whole(info, "page", minimum=1)
+    if info.get("total_pages") is not None:
+        total = _whole(info, "total_pages", minimum=0)
+    elif info.get("total_count") is not None or items is None:
+        per_page = _whole(info, "per_page", minimum=1)
+        total = -(-_whole(info, "total_count", minimum=0) // per_page)
+    else:
+        full = items >= _whole(info, "per_page", minimum=1)
+        return str(page + 1) if full else None
+    return str(page + 1) if page < total else None
+
+
+def _whole(info: Mapping[str, Any], name: str, *, minimum: int) -> int:
+    value = info.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise BadPaging(f"`{name}` is not a whole number >= {minimum}: {str(value)[:40]!r}")
+    return value
 
 
 def describe(request: httpx.Request) -> str:
@@ -184,11 +257,14 @@ class HttpClient:
         cursor_param: str = "page",
         max_pages: int = MAX_PAGES,
     ) -> AsyncIterator[Any]:
-        """Yield each decoded page; `next_cursor(page)` returns the next cursor or None.
+        """Yield each decoded page; `next_cursor(page)` returns the next cursor (a string)
+        or None after the last page, and raises `BadPaging` when the page's paging info
+        cannot be read.
 
-        A cursor that comes back a second time, or more than `max_pages` pages,
-        fails with reason `parse`: a server stuck in a loop costs a bounded
-        number of requests, never the whole collection timeout of them.
+        Unreadable paging, a cursor that is not a string, a cursor that comes back a
+        second time, or more than `max_pages` pages fail with reason `parse`: a server
+        stuck in a loop costs a bounded number of requests, never the whole collection
+        timeout of them, and a month is never silently cut short.
         """
         query = dict(params)
         parsed = httpx.URL(url)
@@ -199,11 +275,15 @@ class HttpClient:
             yield page
             try:
                 cursor = next_cursor(page)
+            except BadPaging as exc:
+                raise CollectorError("parse", f"{where}: unreadable paging ({exc})") from None
             except (AttributeError, KeyError, TypeError, ValueError):
-                raise CollectorError("parse", f"{where}: page has no readable cursor") from None
-            if not cursor:
+                raise CollectorError("parse", f"{where}: unreadable paging (no cursor)") from None
+            if cursor is None or cursor == "":
                 return
-            cursor = str(cursor)
+            if not isinstance(cursor, str):
+                message = f"{where}: unreadable paging (a {type(cursor).__name__} cursor)"
+                raise CollectorError("parse", message)
             if len(cursor) > MAX_CURSOR_CHARS or cursor in seen:
                 raise CollectorError("parse", f"{where}: the page cursor repeats or is garbage")
             seen.add(cursor)

@@ -515,3 +515,63 @@ async def test_a_response_without_data_fails_with_reason_parse(httpx_mock: HTTPX
     httpx_mock.add_response(url=COST_URL, json={"type": "error", "error": {}})
     outcome = await collect_failing(env_config())
     assert outcome.error_reason == "parse"
+
+
+# --- paging ------------------------------------------------------------------------
+
+
+def cost_page(**paging: Any) -> dict[str, Any]:
+    page = fixture_json("anthropic", "cost_report_page1.json")
+    del page["has_more"], page["next_page"]
+    return {**page, **paging}
+
+
+@pytest.mark.parametrize(
+    "paging",
+    [
+        {"has_more": True, "next_page": None},
+        {"has_more": True},
+        {"has_more": True, "next_page": ""},
+    ],
+    ids=str,
+)
+async def test_has_more_without_a_cursor_is_a_parse_error_not_a_short_month(
+    httpx_mock: HTTPXMock, paging: dict[str, Any]
+) -> None:
+    httpx_mock.add_response(url=COST_URL, json=cost_page(**paging))
+    outcome = await collect_failing(env_config())
+    assert outcome.error_reason == "parse"
+    assert "has_more` is true but `next_page` is not a cursor" in (outcome.error_message or "")
+    assert outcome.samples is None
+
+
+@pytest.mark.parametrize(
+    "paging",
+    [
+        {"has_more": 1, "next_page": "page_2"},
+        {"has_more": True, "next_page": 2},
+        {"has_more": True, "next_page": ["page_2"]},
+        {"next_page": "page_2"},
+    ],
+    ids=str,
+)
+async def test_paging_fields_that_cannot_be_read_are_a_parse_error(
+    httpx_mock: HTTPXMock, paging: dict[str, Any]
+) -> None:
+    httpx_mock.add_response(url=COST_URL, json=cost_page(**paging))
+    outcome = await collect_failing(env_config())
+    assert outcome.error_reason == "parse"
+    assert "unreadable paging" in (outcome.error_message or "")
+
+
+async def test_a_report_without_paging_fields_is_one_page(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=COST_URL, json=cost_page())
+    usage = fixture_json("anthropic", "usage_messages_page1.json")
+    del usage["has_more"], usage["next_page"]
+    httpx_mock.add_response(url=USAGE_URL, json=usage)
+    samples = await collect_ok(env_config())
+    # Strict mocks: a request for a second page would fail the test.
+    assert total(samples, catalog.PREVIOUS_MONTH) == fixture_cents(
+        "cost_report_page1.json", "2026-10"
+    )
+    assert len(httpx_mock.get_requests()) == 2

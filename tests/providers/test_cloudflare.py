@@ -19,7 +19,7 @@ from pytest_httpx import HTTPXMock
 
 from cost_exporter import catalog
 from cost_exporter.errors import ConfigError
-from cost_exporter.http_client import HttpClient
+from cost_exporter.http_client import BadPaging, HttpClient
 from cost_exporter.providers import cloudflare
 from cost_exporter.providers.base import Context
 from cost_exporter.settings import Config
@@ -586,12 +586,73 @@ def test_many_scripts_are_capped_and_rows_without_a_script_count_in_other() -> N
     assert requests == usage(samples)["workers_requests"]
 
 
-def test_a_non_finite_page_number_ends_paging_instead_of_crashing() -> None:
-    from cost_exporter.providers.cloudflare import next_page
+# --- paging -------------------------------------------------------------------------
 
-    assert (
-        next_page({"success": True, "result_info": {"page": float("inf"), "total_pages": 3}})
-        is None
-    )
-    assert next_page({"result_info": {"page": 1, "total_pages": float("nan")}}) is None
+UNREADABLE_RESULT_INFO = [
+    {"page": "one", "per_page": 4, "total_pages": 2},
+    {"page": 1, "per_page": 4, "total_pages": 2.5},
+    {"page": float("inf"), "total_pages": 3},
+    {"page": 1, "total_pages": float("nan")},
+    {"page": True, "total_pages": 2},
+    {"page": 0, "total_pages": 2},
+    {"page": 1, "count": 4},  # neither a page count nor a page size: more may follow
+    {"total_pages": 2},
+    [1, 2],
+    "page 1 of 2",
+]
+
+
+def test_the_next_page_follows_total_pages_or_total_count_over_per_page() -> None:
+    next_page = cloudflare.next_page
     assert next_page({"result_info": {"page": 1, "total_pages": 3}}) == "2"
+    assert next_page({"result_info": {"page": 3, "total_pages": 3}}) is None
+    assert next_page({"result_info": {"page": 1, "per_page": 20, "total_pages": 0}}) is None
+    # total_pages is optional in Cloudflare's result_info: 41 records of 20 are 3 pages.
+    assert next_page({"result_info": {"page": 2, "per_page": 20, "total_count": 41}}) == "3"
+    assert next_page({"result_info": {"page": 3, "per_page": 20, "total_count": 41}}) is None
+    # With a page size alone, a full page may have a successor and a short one is the last.
+    info = {"page": 1, "per_page": 2}
+    assert next_page({"result": [{}, {}], "result_info": info}) == "2"
+    assert next_page({"result": [{}], "result_info": info}) is None
+
+
+def test_a_body_without_paging_info_is_a_single_page() -> None:
+    for body in ({"success": True, "result": []}, {"result_info": None}, {"result_info": {}}):
+        assert cloudflare.next_page(body) is None
+    assert cloudflare.next_page({"result_info": {"count": 3}}) is None
+
+
+@pytest.mark.parametrize("info", UNREADABLE_RESULT_INFO, ids=str)
+def test_result_info_that_cannot_be_read_is_refused(info: Any) -> None:
+    with pytest.raises(BadPaging):
+        cloudflare.next_page({"success": True, "result": [], "result_info": info})
+
+
+@pytest.mark.parametrize("info", [UNREADABLE_RESULT_INFO[i] for i in (0, 1, 6, 8)], ids=str)
+async def test_unreadable_result_info_fails_the_collection_with_reason_parse(
+    httpx_mock: HTTPXMock, info: Any
+) -> None:
+    httpx_mock.add_response(url=INFO, json=fx("info.json"))
+    page = {**fx("usage_current_page1.json"), "result_info": info}
+    httpx_mock.add_response(url=USAGE, match_params=THIS_MONTH, json=page)
+    [outcome] = await run_provider(cloudflare.PROVIDER, env_config(), NOW)
+    assert outcome.error_reason == "parse"
+    assert "unreadable paging" in (outcome.error_message or "")
+    assert outcome.samples is None  # the last good values stay
+
+
+async def test_an_answer_without_result_info_is_read_as_the_whole_window(
+    httpx_mock: HTTPXMock,
+) -> None:
+    httpx_mock.add_response(url=INFO, json=fx("info.json"))
+    current = fx("usage_current_page1.json")
+    del current["result_info"]
+    httpx_mock.add_response(url=USAGE, match_params=THIS_MONTH, json=current)
+    previous = fx("usage_previous.json")
+    del previous["result_info"]
+    httpx_mock.add_response(url=USAGE, match_params=LAST_MONTH, json=previous)
+    httpx_mock.add_response(url=GRAPHQL, method="POST", json=fx("graphql_usage.json"))
+    [outcome] = await run_provider(cloudflare.PROVIDER, env_config(), NOW)
+    assert outcome.ok, outcome.error_message
+    # Strict mocks: a request for page 2 would fail the test.
+    assert total(outcome.samples or (), catalog.PREVIOUS_MONTH) == Decimal("7.5")

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pytest_httpx import HTTPXMock
 
 from cost_exporter import catalog
@@ -424,3 +425,61 @@ def test_fixtures_are_valid_json_shaped_like_the_reference() -> None:
         page = json.loads(path.read_text())
         assert page["object"] == "page", path.name
         assert {"data", "has_more", "next_page"} <= set(page), path.name
+
+
+# --- paging -----------------------------------------------------------------------
+
+CURSORLESS = [
+    {"has_more": True, "next_page": None},
+    {"has_more": True},
+    {"has_more": True, "next_page": ""},
+]
+UNREADABLE = [
+    {"has_more": "yes", "next_page": PAGE_2},
+    {"has_more": True, "next_page": 42},
+    {"has_more": True, "next_page": {"after": PAGE_2}},
+    {"has_more": None, "next_page": PAGE_2},
+]
+
+
+def first_page(**paging: Any) -> dict[str, Any]:
+    page = fixture_json("openai", "costs_current_page1.json")
+    del page["has_more"], page["next_page"]
+    return {**page, **paging}
+
+
+@pytest.mark.parametrize("paging", CURSORLESS, ids=str)
+async def test_has_more_without_a_cursor_is_a_parse_error_not_a_short_month(
+    httpx_mock: HTTPXMock, paging: dict[str, Any]
+) -> None:
+    httpx_mock.add_response(url=COSTS, match_params=CURRENT, json=first_page(**paging))
+    config = config_for(openai.PROVIDER, env={"OPENAI_ADMIN_KEY": KEY})
+    [outcome] = await run_provider(openai.PROVIDER, config, NOW)
+    assert outcome.error_reason == "parse"
+    assert "has_more` is true but `next_page` is not a cursor" in (outcome.error_message or "")
+    assert outcome.samples is None  # the last good values stay
+
+
+@pytest.mark.parametrize("paging", UNREADABLE, ids=str)
+async def test_paging_fields_that_cannot_be_read_are_a_parse_error(
+    httpx_mock: HTTPXMock, paging: dict[str, Any]
+) -> None:
+    httpx_mock.add_response(url=COSTS, match_params=CURRENT, json=first_page(**paging))
+    config = config_for(openai.PROVIDER, env={"OPENAI_ADMIN_KEY": KEY})
+    [outcome] = await run_provider(openai.PROVIDER, config, NOW)
+    assert outcome.error_reason == "parse"
+    assert "unreadable paging" in (outcome.error_message or "")
+
+
+async def test_a_page_without_paging_fields_is_the_only_page(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    httpx_mock.add_response(url=COSTS, match_params=CURRENT, json=first_page())
+    previous = fixture_json("openai", "costs_previous.json")
+    httpx_mock.add_response(url=COSTS, match_params=PREVIOUS, json=previous)
+    usage = fixture_json("openai", "usage_completions_page1.json")
+    del usage["has_more"], usage["next_page"]
+    httpx_mock.add_response(url=USAGE, match_params=TOKENS, json=usage)
+    samples = await collect(tmp_path)
+    # Strict mocks: a request for a second page would fail the test.
+    assert total(samples, catalog.MONTH_TO_DATE) == fixture_amounts("costs_current_page1.json")

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
@@ -32,25 +33,53 @@ SECRET = "sk-or-v1-management-0123456789abcdef"
 BASE = "https://openrouter.ai/api/v1"
 ENV = {"OPENROUTER_API_KEY": SECRET}
 CREDITS, ACTIVITY, KEYS = f"{BASE}/credits", f"{BASE}/activity", f"{BASE}/keys"
+WORKSPACES = f"{BASE}/workspaces"
 DEC_1 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+# workspaces.json: the default workspace (the one `/keys` lists without workspace_id) and
+# a second one, "Research", whose keys only `/keys?workspace_id=...` lists.
+DEFAULT_WS = "0df9e665-d932-5740-b2c7-b52af166bc11"
+RESEARCH_WS = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+DEFAULT_KEYS = ("keys_page1.json", "keys_page2.json", "keys_empty.json")
+RESEARCH_KEYS = ("keys_research.json", "keys_empty.json")
 
 
-def keys_url(offset: int) -> str:
-    return f"{KEYS}?include_disabled=true&offset={offset}"
+def keys_url(offset: int, workspace: str | None = None) -> httpx.URL:
+    params: dict[str, Any] = {"include_disabled": "true", "offset": offset}
+    if workspace is not None:
+        params["workspace_id"] = workspace
+    return httpx.URL(KEYS, params=params)
+
+
+def workspaces_url(offset: int = 0) -> httpx.URL:
+    return httpx.URL(WORKSPACES, params={"offset": offset, "limit": 100})
+
+
+def mock_keys(httpx_mock: HTTPXMock, pages: Sequence[str], workspace: str | None = None) -> None:
+    offset = 0
+    for page in pages:
+        body = fixture_json("openrouter", page)
+        httpx_mock.add_response(url=keys_url(offset, workspace), json=body)
+        offset += len(body["data"])
 
 
 def mock_account(
     httpx_mock: HTTPXMock,
     activity: str = "activity.json",
-    key_pages: Sequence[str] = ("keys_page1.json", "keys_page2.json", "keys_empty.json"),
+    key_pages: Sequence[str] = DEFAULT_KEYS,
+    research_keys: Sequence[str] = RESEARCH_KEYS,
 ) -> None:
+    """The account as OpenRouter answers it: two workspaces; the keys `/keys` lists without
+    workspace_id name the default one, which is then not listed again."""
     httpx_mock.add_response(url=CREDITS, json=fixture_json("openrouter", "credits.json"))
     httpx_mock.add_response(url=ACTIVITY, json=fixture_json("openrouter", activity))
-    offset = 0
-    for page in key_pages:
-        body = fixture_json("openrouter", page)
-        httpx_mock.add_response(url=keys_url(offset), json=body)
-        offset += len(body["data"])
+    httpx_mock.add_response(
+        url=workspaces_url(), json=fixture_json("openrouter", "workspaces.json")
+    )
+    mock_keys(httpx_mock, key_pages)
+    default_keys = [k for page in key_pages for k in fixture_json("openrouter", page)["data"]]
+    if not default_keys:  # nothing showed the default workspace's id: it is listed by id
+        mock_keys(httpx_mock, key_pages, DEFAULT_WS)
+    mock_keys(httpx_mock, research_keys, RESEARCH_WS)
 
 
 async def collect(now: datetime = NOW, **account: Any) -> Outcome:
@@ -86,9 +115,11 @@ async def test_every_request_carries_the_management_key_as_bearer(httpx_mock: HT
     mock_account(httpx_mock)
     samples_of(await collect())
     requests = httpx_mock.get_requests()
-    assert [r.url.path for r in requests] == ["/api/v1/credits", "/api/v1/activity"] + [
-        "/api/v1/keys"
-    ] * 3
+    assert [r.url.path for r in requests] == [
+        "/api/v1/credits",
+        "/api/v1/activity",
+        "/api/v1/workspaces",
+    ] + ["/api/v1/keys"] * 5
     assert {r.headers["Authorization"] for r in requests} == {f"Bearer {SECRET}"}
 
 
@@ -238,7 +269,8 @@ def test_the_window_covers_a_month_only_when_it_reaches_back_to_its_first_day() 
 async def test_an_idle_month_reports_zero_spend_and_no_model_series(
     httpx_mock: HTTPXMock,
 ) -> None:
-    mock_account(httpx_mock, activity="activity_empty.json", key_pages=["keys_empty.json"])
+    empty = ["keys_empty.json"]
+    mock_account(httpx_mock, "activity_empty.json", key_pages=empty, research_keys=empty)
     samples = samples_of(await collect())
     assert total(samples, catalog.MONTH_TO_DATE) == 0
     assert len(values(samples, catalog.MONTH_TO_DATE)) == 1
@@ -253,7 +285,8 @@ async def test_an_idle_month_reports_zero_spend_and_no_model_series(
 async def test_null_fields_are_unknown_model_skipped_rows_and_missing_counts(
     httpx_mock: HTTPXMock,
 ) -> None:
-    mock_account(httpx_mock, activity="activity_nulls.json", key_pages=["keys_empty.json"])
+    empty = ["keys_empty.json"]
+    mock_account(httpx_mock, "activity_nulls.json", key_pages=empty, research_keys=empty)
     outcome = await collect()
     samples = samples_of(outcome)
     assert outcome.skipped_records == 1  # the row whose usage is null
@@ -306,6 +339,8 @@ async def test_key_spend_is_read_across_offset_pages_and_labelled_by_name(
         "leaked-laptop": Decimal("1.4"),  # disabled keys still spent this month
         "ci": Decimal("0.03"),
         "unnamed": Decimal(0),
+        "research-agent": Decimal("2.75"),  # the Research workspace
+        "eval-runner": Decimal("0.5"),
     }
     page1 = fixture_json("openrouter", "keys_page1.json")["data"]
     sensitive = {k["label"] for k in page1} | {k["hash"] for k in page1}
@@ -322,10 +357,10 @@ async def test_keys_beyond_top_n_are_summed_into_other(
     }
     assert by_key == {
         "prod-backend": Decimal("5.2"),
-        "leaked-laptop": Decimal("1.4"),
-        OTHER: Decimal("1.08"),
+        "research-agent": Decimal("2.75"),
+        OTHER: Decimal("2.98"),
     }
-    assert total(samples, catalog.AI_SPEND_BY_API_KEY) == Decimal("7.68")
+    assert total(samples, catalog.AI_SPEND_BY_API_KEY) == Decimal("10.93")
 
 
 async def test_a_server_that_ignores_offset_does_not_double_count_keys(
@@ -334,10 +369,153 @@ async def test_a_server_that_ignores_offset_does_not_double_count_keys(
     page = fixture_json("openrouter", "keys_page1.json")
     httpx_mock.add_response(url=CREDITS, json=fixture_json("openrouter", "credits.json"))
     httpx_mock.add_response(url=ACTIVITY, json=fixture_json("openrouter", "activity_empty.json"))
+    httpx_mock.add_response(url=workspaces_url(), json={"data": [], "total_count": 0})
     httpx_mock.add_response(url=keys_url(0), json=page)
     httpx_mock.add_response(url=keys_url(3), json=page)
     samples = samples_of(await collect())
     assert total(samples, catalog.AI_SPEND_BY_API_KEY) == Decimal("7.65")
+
+
+# --- workspaces ------------------------------------------------------------------------
+
+
+def key_names(samples: Sequence[Sample]) -> dict[str, Decimal]:
+    return {dict(k)["api_key"]: v for k, v in values(samples, catalog.AI_SPEND_BY_API_KEY).items()}
+
+
+async def workspace_ids() -> list[str]:
+    [entry] = config_for(openrouter.PROVIDER, env=ENV).accounts
+    assert isinstance(entry.config, openrouter.Config)
+    http = fast_http()
+    try:
+        return await openrouter.fetch_workspaces(entry.config, Context(http=http, now=NOW))
+    finally:
+        await http.aclose()
+
+
+async def test_keys_in_a_second_workspace_are_counted_not_only_the_default_ones(
+    httpx_mock: HTTPXMock,
+) -> None:
+    mock_account(httpx_mock)
+    by_key = key_names(samples_of(await collect()))
+    research = fixture_json("openrouter", "keys_research.json")["data"]
+    assert {k["workspace_id"] for k in research} == {RESEARCH_WS}
+    assert by_key["research-agent"] == Decimal("2.75")
+    assert by_key["eval-runner"] == Decimal("0.5")
+    assert sum(by_key.values()) == Decimal("7.68") + Decimal("3.25")
+    keys = [r for r in httpx_mock.get_requests() if r.url.path.endswith("/keys")]
+    listed = {r.url.params.get("workspace_id") for r in keys}
+    # The default workspace's keys came without workspace_id and named it: not asked twice.
+    assert listed == {None, RESEARCH_WS}
+
+
+async def test_a_key_listed_again_with_its_workspace_id_counts_once(
+    httpx_mock: HTTPXMock,
+) -> None:
+    httpx_mock.add_response(url=CREDITS, json=fixture_json("openrouter", "credits.json"))
+    httpx_mock.add_response(url=ACTIVITY, json=fixture_json("openrouter", "activity_empty.json"))
+    listed = fixture_json("openrouter", "workspaces.json")
+    listed["data"], listed["total_count"] = listed["data"][:1], 1  # the default one only
+    httpx_mock.add_response(url=workspaces_url(), json=listed)
+    page = fixture_json("openrouter", "keys_page1.json")
+    for key in page["data"]:
+        del key["workspace_id"]  # the listing does not say which workspace it showed
+    for workspace in (None, DEFAULT_WS):
+        httpx_mock.add_response(url=keys_url(0, workspace), json=page)
+        httpx_mock.add_response(url=keys_url(3, workspace), json={"data": []})
+    samples = samples_of(await collect())
+    assert total(samples, catalog.AI_SPEND_BY_API_KEY) == Decimal("7.65")
+
+
+async def test_keys_are_listed_per_workspace_and_each_listing_pages_by_offset(
+    httpx_mock: HTTPXMock,
+) -> None:
+    httpx_mock.add_response(url=CREDITS, json=fixture_json("openrouter", "credits.json"))
+    httpx_mock.add_response(url=ACTIVITY, json=fixture_json("openrouter", "activity_empty.json"))
+    listed = fixture_json("openrouter", "workspaces.json")
+    listed["data"] = listed["data"][1:]  # only Research: the default one is not listed
+    listed["total_count"] = 1
+    httpx_mock.add_response(url=workspaces_url(), json=listed)
+    mock_keys(httpx_mock, DEFAULT_KEYS)
+    [agent, runner] = fixture_json("openrouter", "keys_research.json")["data"]
+    httpx_mock.add_response(url=keys_url(0, RESEARCH_WS), json={"data": [agent]})
+    httpx_mock.add_response(url=keys_url(1, RESEARCH_WS), json={"data": [runner]})
+    httpx_mock.add_response(url=keys_url(2, RESEARCH_WS), json={"data": []})
+    by_key = key_names(samples_of(await collect()))
+    assert set(by_key) == {
+        "prod-backend",
+        "staging",
+        "leaked-laptop",
+        "ci",
+        "unnamed",
+        "research-agent",
+        "eval-runner",
+    }
+    asked = [
+        (r.url.params.get("workspace_id"), r.url.params["offset"])
+        for r in httpx_mock.get_requests()
+        if r.url.path.endswith("/keys")
+    ]
+    default = [(None, "0"), (None, "3"), (None, "5")]
+    assert asked == [*default, (RESEARCH_WS, "0"), (RESEARCH_WS, "1"), (RESEARCH_WS, "2")]
+
+
+async def test_workspaces_are_paged_by_offset_until_total_count(httpx_mock: HTTPXMock) -> None:
+    [default, research] = fixture_json("openrouter", "workspaces.json")["data"]
+    third = {**research, "id": "2f1e0d9c-8b7a-4f6e-9d4c-3b2a1f0e9d8c", "slug": "ops"}
+    # The server gives fewer than the `limit` asked for: total_count says more follow.
+    page1 = {"data": [default, research], "total_count": 3}
+    httpx_mock.add_response(url=workspaces_url(0), json=page1)
+    httpx_mock.add_response(url=workspaces_url(2), json={"data": [third], "total_count": 3})
+    ids = await workspace_ids()
+    assert ids == [DEFAULT_WS, RESEARCH_WS, third["id"]]
+
+
+async def test_workspaces_without_a_total_count_are_read_until_an_empty_page(
+    httpx_mock: HTTPXMock,
+) -> None:
+    [default, research] = fixture_json("openrouter", "workspaces.json")["data"]
+    httpx_mock.add_response(url=workspaces_url(0), json={"data": [default, research]})
+    httpx_mock.add_response(url=workspaces_url(2), json={"data": []})
+    ids = await workspace_ids()
+    assert ids == [DEFAULT_WS, RESEARCH_WS]
+
+
+@pytest.mark.parametrize("total_count", ["2", 2.5, -1, True, {"n": 2}], ids=repr)
+async def test_a_total_count_that_is_not_a_count_is_a_parse_error(
+    httpx_mock: HTTPXMock, total_count: Any
+) -> None:
+    httpx_mock.add_response(url=CREDITS, json=fixture_json("openrouter", "credits.json"))
+    httpx_mock.add_response(url=ACTIVITY, json=fixture_json("openrouter", "activity.json"))
+    body = {**fixture_json("openrouter", "workspaces.json"), "total_count": total_count}
+    httpx_mock.add_response(url=workspaces_url(), json=body)
+    outcome = await collect()
+    assert outcome.error_reason == "parse"
+    assert "unreadable paging" in (outcome.error_message or "")
+    assert outcome.samples is None
+
+
+async def test_a_workspace_without_an_id_is_counted_as_skipped(httpx_mock: HTTPXMock) -> None:
+    [default, research] = fixture_json("openrouter", "workspaces.json")["data"]
+    nameless = {k: v for k, v in research.items() if k != "id"}
+    body = {"data": [default, nameless], "total_count": 2}
+    httpx_mock.add_response(url=CREDITS, json=fixture_json("openrouter", "credits.json"))
+    httpx_mock.add_response(url=ACTIVITY, json=fixture_json("openrouter", "activity.json"))
+    httpx_mock.add_response(url=workspaces_url(), json=body)
+    mock_keys(httpx_mock, DEFAULT_KEYS)
+    outcome = await collect()
+    assert outcome.skipped_records == 1
+    assert total(samples_of(outcome), catalog.AI_SPEND_BY_API_KEY) == Decimal("7.68")
+
+
+async def test_a_server_that_ignores_offset_on_workspaces_is_read_once(
+    httpx_mock: HTTPXMock,
+) -> None:
+    page = {**fixture_json("openrouter", "workspaces.json"), "total_count": 50}
+    httpx_mock.add_response(url=workspaces_url(0), json=page)
+    httpx_mock.add_response(url=workspaces_url(2), json=page)
+    ids = await workspace_ids()
+    assert ids == [DEFAULT_WS, RESEARCH_WS]
 
 
 # --- failures ----------------------------------------------------------------------
@@ -354,12 +532,12 @@ async def test_a_401_fails_with_reason_auth_and_never_shows_the_key(
     assert "management key" in (outcome.error_message or "")
 
 
-async def test_a_403_from_an_inference_key_on_keys_is_an_auth_error(
+async def test_a_403_from_an_inference_key_on_workspaces_is_an_auth_error(
     httpx_mock: HTTPXMock,
 ) -> None:
     httpx_mock.add_response(url=CREDITS, json=fixture_json("openrouter", "credits.json"))
     httpx_mock.add_response(url=ACTIVITY, json=fixture_json("openrouter", "activity.json"))
-    httpx_mock.add_response(url=keys_url(0), status_code=403)
+    httpx_mock.add_response(url=workspaces_url(), status_code=403)
     outcome = await collect()
     assert outcome.error_reason == "auth"
     assert outcome.samples is None  # the last good snapshot stays, nothing half-done

@@ -318,3 +318,17 @@ def test_usage_metric_names_follow_the_decisions(
     service: str, unit: str, metric: str, factor: int
 ) -> None:
     assert usage_metric(service, unit) == (metric, Decimal(factor))
+
+
+# --- what the config will not see ------------------------------------------------------
+
+
+def test_without_a_team_id_the_config_warns_that_team_projects_are_not_visible() -> None:
+    [entry] = config_for(vercel.PROVIDER, env={"VERCEL_API_TOKEN": TOKEN}).accounts
+    [warning] = vercel.PROVIDER.config_warnings(entry.config)
+    assert "VERCEL_TEAM_ID" in warning and "team-owned projects" in warning
+
+
+def test_with_a_team_id_the_config_has_nothing_to_warn_about() -> None:
+    [entry] = config_for(vercel.PROVIDER, env=ENV).accounts
+    assert vercel.PROVIDER.config_warnings(entry.config) == []

@@ -4,7 +4,7 @@ import copy
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -150,9 +150,83 @@ async def test_the_previous_month_is_priced_from_its_own_days(
     mock_months(httpx_mock, current="empty.json", previous="account_previous.json")
     [outcome] = await run_provider(wasabi.PROVIDER, stats_only(tmp_path), NOW)
     samples = outcome.samples or ()
-    # 2 TB all through October's 31 days: exactly twice the TB-month price.
-    assert total(samples, catalog.PREVIOUS_MONTH, source="estimated") == Decimal("13.98")
+    # 2 TB all through October's 31 days: 62 TB-days at 6.99 / 30 (Wasabi's 30-day month).
+    assert total(samples, catalog.PREVIOUS_MONTH, source="estimated") == Decimal("14.446")
     assert total(samples, catalog.MONTH_TO_DATE) == 0
+
+
+def month_records(last: date, active_bytes: int) -> list[dict[str, Any]]:
+    """One account record per day from the 1st to `last`, each with `active_bytes` stored."""
+    first = last.replace(day=1)
+    template = fixture_json("wasabi", "account_previous.json")["Records"][0]
+    return [
+        dict(
+            template,
+            StartTime=f"{first.replace(day=n).isoformat()}T00:00:00Z",
+            PaddedStorageSizeBytes=active_bytes,
+            MetadataStorageSizeBytes=0,
+            DeletedStorageSizeBytes=0,
+        )
+        for n in range(1, last.day + 1)
+    ]
+
+
+# Wasabi charges a TB-day at the monthly price / 30 in every month, so a whole month of
+# 2 TB at 6.99 costs 2 x 6.99 x days / 30, and 0.5 TB (billed as the 1 TB minimum)
+# 6.99 x days / 30. Each month is read as the previous month, on the 2nd of the next.
+WHOLE_MONTHS = [
+    pytest.param(date(2026, 10, 31), "14.446", "7.223", id="31-day October"),
+    pytest.param(date(2026, 11, 30), "13.98", "6.99", id="30-day November"),
+    pytest.param(date(2027, 2, 28), "13.048", "6.524", id="28-day February"),
+    pytest.param(date(2028, 2, 29), "13.514", "6.757", id="29-day February"),
+]
+
+
+@pytest.mark.parametrize(("last", "two_tb", "minimum"), WHOLE_MONTHS)
+async def test_a_whole_month_is_priced_at_the_monthly_price_over_30_per_tb_day(
+    httpx_mock: HTTPXMock, tmp_path: Path, last: date, two_tb: str, minimum: str
+) -> None:
+    first = last.replace(day=1)
+    now = datetime.combine(last + timedelta(days=2), time(1), tzinfo=UTC)
+    this_month = now.date().replace(day=1)
+    for stored, expected in ((2 * 1024**4, two_tb), (512 * 1024**3, minimum)):
+        httpx_mock.add_response(
+            url=url(wasabi.ACCOUNT_PATH, this_month.isoformat(), now.date().isoformat()),
+            json={"Records": []},
+        )
+        httpx_mock.add_response(
+            url=url(wasabi.ACCOUNT_PATH, first.isoformat(), this_month.isoformat()),
+            json={"Records": month_records(last, stored)},
+        )
+        [outcome] = await run_provider(wasabi.PROVIDER, stats_only(tmp_path), now)
+        assert outcome.ok, outcome.error_message
+        samples = outcome.samples or ()
+        assert total(samples, catalog.PREVIOUS_MONTH) == Decimal(expected)
+        per_day = {d: v for d, v in by_day(samples).items() if d < this_month.isoformat()}
+        assert len(per_day) == last.day
+        assert sum(per_day.values()) == Decimal(expected)
+        httpx_mock.reset()
+
+
+@pytest.mark.parametrize("month", [1, 2, 4], ids=["January", "February", "April"])
+async def test_ten_days_cost_the_same_in_a_long_and_a_short_month(
+    httpx_mock: HTTPXMock, tmp_path: Path, month: int
+) -> None:
+    # 2 TB for 10 days: 20 TB-days x 6.99 / 30 = 4.66, whatever the month's length.
+    now = datetime(2027, month, 11, 1, tzinfo=UTC)
+    first = now.date().replace(day=1)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    records = month_records(date(2027, month, 10), 2 * 1024**4)
+    httpx_mock.add_response(
+        url=url(wasabi.ACCOUNT_PATH, first.isoformat(), now.date().isoformat()),
+        json={"Records": records},
+    )
+    httpx_mock.add_response(
+        url=url(wasabi.ACCOUNT_PATH, previous.isoformat(), first.isoformat()),
+        json={"Records": []},
+    )
+    [outcome] = await run_provider(wasabi.PROVIDER, stats_only(tmp_path), now)
+    assert total(outcome.samples or (), catalog.MONTH_TO_DATE) == Decimal("4.66")
 
 
 @pytest.mark.parametrize("current", ["account_current.json", "account_small.json"])
@@ -167,7 +241,7 @@ async def test_daily_shares_of_the_estimate_add_up_to_the_month_to_date_on_every
     assert len(november) == 22
     assert sum(november.values()) == total(samples, catalog.MONTH_TO_DATE)
     october = sum(v for day, v in daily.items() if day.startswith("2026-10"))
-    assert october == total(samples, catalog.PREVIOUS_MONTH) == Decimal("13.98")
+    assert october == total(samples, catalog.PREVIOUS_MONTH) == Decimal("14.446")
     assert min(daily.values()) >= 0
     # Every prefix is the estimate the exporter would have shown after that day.
     records = [
@@ -175,7 +249,7 @@ async def test_daily_shares_of_the_estimate_add_up_to_the_month_to_date_on_every
     ]
     for count in (1, 7, 22):
         prefix = sum(list(november.values())[:count], Decimal(0))
-        expected = wasabi.estimate_spend(records[:count], 30, Decimal("6.99"), Decimal(1))
+        expected = wasabi.estimate_spend(records[:count], Decimal("6.99"), Decimal(1))
         assert prefix == expected
 
 
@@ -185,7 +259,7 @@ async def test_history_prices_one_month_of_account_records_per_request(
     mock_months(httpx_mock, current="account_current.json", previous="account_previous.json")
     start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 23, tzinfo=UTC)
     samples = await run_history(wasabi.PROVIDER, stats_only(tmp_path), start, end)
-    assert sum(by_day(samples).values()) == Decimal("13.98") + Decimal("8.708375")
+    assert sum(by_day(samples).values()) == Decimal("14.446") + Decimal("8.708375")
     services = {
         (dict(k)["service_name"], dict(k)["source"])
         for k in values(samples, catalog.DAILY_SERVICE_SPEND)
@@ -215,7 +289,7 @@ async def test_records_from_outside_the_month_do_not_count(
     httpx_mock.add_response(url=CURRENT, json=fixture_json("wasabi", "empty.json"))
     httpx_mock.add_response(url=PREVIOUS, json=body)
     [outcome] = await run_provider(wasabi.PROVIDER, stats_only(tmp_path), NOW)
-    assert total(outcome.samples or (), catalog.PREVIOUS_MONTH) == Decimal("13.98")
+    assert total(outcome.samples or (), catalog.PREVIOUS_MONTH) == Decimal("14.446")
 
 
 async def test_malformed_records_are_counted_and_skipped(
@@ -328,6 +402,34 @@ async def test_paging_stops_at_the_stated_page_count_when_the_last_page_is_full(
     [outcome] = await run_provider(wasabi.PROVIDER, config, NOW)
     assert outcome.ok, outcome.error_message
     assert len(httpx_mock.get_requests(url=BUCKETS)) == 1
+
+
+@pytest.mark.parametrize(
+    "info",
+    [{"PageCount": "3"}, {"PageCount": -1}, {"PageCount": 1.5}, {"PageCount": True}, [3]],
+    ids=str,
+)
+async def test_page_info_that_cannot_be_read_is_a_parse_error(
+    httpx_mock: HTTPXMock, tmp_path: Path, info: Any
+) -> None:
+    body = {**fixture_json("wasabi", "account_current.json"), "PageInfo": info}
+    httpx_mock.add_response(url=CURRENT, json=body)
+    [outcome] = await run_provider(wasabi.PROVIDER, stats_only(tmp_path), NOW)
+    assert outcome.error_reason == "parse"
+    assert "unreadable paging" in (outcome.error_message or "")
+    assert outcome.samples is None
+
+
+async def test_records_without_page_info_are_read_until_a_short_page(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    body = fixture_json("wasabi", "account_current.json")
+    del body["PageInfo"]
+    httpx_mock.add_response(url=CURRENT, json=body)
+    httpx_mock.add_response(url=PREVIOUS, json={"Records": []})
+    [outcome] = await run_provider(wasabi.PROVIDER, stats_only(tmp_path), NOW)
+    assert outcome.ok, outcome.error_message
+    assert total(outcome.samples or (), catalog.MONTH_TO_DATE) == Decimal("8.708375")
 
 
 async def test_per_bucket_usage_with_levels_only_for_buckets_still_there(
@@ -516,7 +618,7 @@ def test_an_unreachable_s3_endpoint_fails_with_reason_connection(
 
 
 def test_a_month_with_no_day_costs_nothing_even_with_a_minimum() -> None:
-    assert wasabi.estimate_spend([], 30, Decimal("6.99"), Decimal(1)) == 0
+    assert wasabi.estimate_spend([], Decimal("6.99"), Decimal(1)) == 0
 
 
 def test_records_keep_the_utc_day_they_start() -> None:

@@ -17,6 +17,7 @@ from cost_exporter.providers import (
     wasabi,
 )
 from cost_exporter.providers.base import ProviderSpec
+from cost_exporter.settings import Config
 
 REGISTRY: dict[str, ProviderSpec[Any]] = {
     spec.name: spec
@@ -37,3 +38,13 @@ REGISTRY: dict[str, ProviderSpec[Any]] = {
 
 def env_specs() -> dict[str, Any]:
     return {name: spec.env_spec() for name, spec in REGISTRY.items()}
+
+
+def config_warnings(config: Config) -> list[tuple[tuple[str, str], str]]:
+    """((provider, account), sentence) for what each configured account will not see."""
+    found = []
+    for entry in config.accounts:
+        spec = REGISTRY.get(entry.provider)
+        if spec is not None:
+            found += [(entry.key, text) for text in spec.config_warnings(entry.config)]
+    return found

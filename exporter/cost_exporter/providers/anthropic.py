@@ -36,6 +36,7 @@ from cost_exporter import catalog, periods, pricing
 from cost_exporter.breakdowns import top_n
 from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError
+from cost_exporter.http_client import has_more_cursor
 from cost_exporter.providers.base import Context, ProviderSpec
 from cost_exporter.samples import BadAmount, Money, Sample, to_decimal
 from cost_exporter.settings import HttpAccountConfig
@@ -287,7 +288,7 @@ async def _rows(
         config.base_url + path,
         params={**params, "bucket_width": "1d", "limit": MAX_DAY_BUCKETS},
         headers=headers,
-        next_cursor=lambda page: page.get("next_page") if page.get("has_more") else None,
+        next_cursor=has_more_cursor,
     ):
         rows += parse(page, ctx)
     return rows

@@ -2,7 +2,8 @@
 
 A provider is a module with a pydantic `Config` (one account), an async
 `collect(config, ctx)` returning `Sample`s, optionally an async
-`history(config, ctx, start, end)` for the backfill, and a
+`history(config, ctx, start, end)` for the backfill and a
+`warnings(config)` naming what a valid config will still not see, and a
 `PROVIDER = ProviderSpec(...)` line that the registry lists. It knows nothing
 about Prometheus, the HTTP server or scheduling; timing, error counting and
 keeping the last good values are the health wrapper's job
@@ -53,6 +54,9 @@ Collect = Callable[[C, Context], Awaitable[list[Sample]]]
 History = Callable[[C, Context, datetime, datetime], Awaitable[list[Sample]]]
 """`history(config, ctx, start, end)`: `DAILY_SPEND` and `DAILY_SERVICE_SPEND` of the
 UTC days in [start, end), read at the API's largest page size (cost-exporter backfill)."""
+Warnings = Callable[[C], list[str]]
+"""`warnings(config)`: what this valid account config will still not see, one sentence
+each (`check-config` prints them, start-up and SIGHUP log them)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,11 @@ class ProviderSpec(Generic[C]):
     """Daily spend over a date range, for the backfill; None when the API has no history."""
     history_days: int | None = None
     """How many days before today the history reaches (None: as far back as asked)."""
+    warnings: Warnings[C] | None = None
+    """What a config will not see (None: nothing to say)."""
+
+    def config_warnings(self, config: C) -> list[str]:
+        return self.warnings(config) if self.warnings is not None else []
 
     def env_spec(self) -> ProviderEnv:
         return ProviderEnv(name=self.name, config_model=self.config_model, env=dict(self.env))

@@ -62,6 +62,7 @@ from cost_exporter.breakdowns import OTHER, top_n
 from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError
 from cost_exporter.focus_records import BadRecord, FocusRecord, parse_record, parse_timestamp
+from cost_exporter.http_client import page_number_cursor
 from cost_exporter.periods import days_in_month, month_start, next_month_start
 from cost_exporter.providers.base import Context, ProviderSpec
 from cost_exporter.samples import BadAmount, Money, Sample, to_decimal
@@ -153,14 +154,14 @@ def unwrap(body: Any, what: str) -> Any:
 
 
 def next_page(body: Any) -> str | None:
-    info = body.get("result_info") if isinstance(body, dict) else None
-    if not isinstance(info, dict):
+    """The next page of a v4 list. The billable-usage endpoint documents no paging, so a
+    body without `result_info` is the whole answer; a `result_info` that cannot be read
+    fails the collection rather than cut the month short."""
+    if not isinstance(body, dict):
         return None
-    try:
-        page, total = int(info["page"]), int(info["total_pages"])
-    except (KeyError, TypeError, ValueError, OverflowError):
-        return None
-    return str(page + 1) if page < total else None
+    result = body.get("result")
+    items = len(result) if isinstance(result, list) else None
+    return page_number_cursor(body.get("result_info"), items)
 
 
 # --- spend --------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from pydantic import Field, SecretStr
 from cost_exporter import breakdowns, catalog, pricing
 from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError
+from cost_exporter.http_client import has_more_cursor
 from cost_exporter.providers.base import Context, ProviderSpec
 from cost_exporter.samples import BadAmount, Money, Sample, to_decimal
 from cost_exporter.settings import HttpAccountConfig
@@ -158,12 +159,6 @@ def _bucket_day(start_time: Any) -> date | None:
         return None
 
 
-def _next_page(page: Any) -> str | None:
-    if isinstance(page, dict) and page.get("has_more") and page.get("next_page"):
-        return str(page["next_page"])
-    return None
-
-
 async def fetch(
     config: Config,
     ctx: Context,
@@ -176,7 +171,7 @@ async def fetch(
     headers = {"Authorization": f"Bearer {config.admin_key.get_secret_value()}"}
     url, parsed = f"{config.base_url}{path}", []
     async for page in ctx.http.paginate(
-        url, params=params, headers=headers, next_cursor=_next_page
+        url, params=params, headers=headers, next_cursor=has_more_cursor
     ):
         for day, row in results(page, ctx):
             try:

@@ -2,13 +2,17 @@
 
 Endpoints (all `GET`, `Authorization: Bearer <management key>`):
 
-* `/credits`  -> remaining prepaid balance (`total_credits - total_usage`);
-* `/activity` -> spend, requests and tokens per UTC day x model x provider
-  endpoint for the last 30 *completed* days (today is not included);
-* `/keys`     -> each key's `usage_monthly` (current UTC month, today included),
-  paged by `offset`.
+* `/credits`    -> remaining prepaid balance (`total_credits - total_usage`);
+* `/activity`   -> spend, requests and tokens per UTC day x model x provider
+  endpoint for the last 30 *completed* days (today is not included), summed
+  over every workspace;
+* `/workspaces` -> every workspace's `id`, paged by `offset`/`limit` with a
+  `total_count` (https://openrouter.ai/docs/api/api-reference/workspaces/list-workspaces);
+* `/keys`       -> each key's `usage_monthly` (current UTC month, today included),
+  paged by `offset`. Without `workspace_id` it lists the keys of the default
+  workspace only, so it is read once without, then once per other workspace.
 
-All three need a **management key** (formerly "provisioning key"). It cannot
+All four need a **management key** (formerly "provisioning key"). It cannot
 run inference itself, but it is not read-only either: it can create, change
 and delete keys, including keys that spend credits, so store it as a secret
 file. OpenRouter has no read-only key. An inference key gets 401/403 here.
@@ -52,6 +56,8 @@ ACTIVITY_DAYS = 30
 UNKNOWN_MODEL = "unknown"
 UNNAMED_KEY = "unnamed"
 MAX_KEY_PAGES = 1000
+WORKSPACES_LIMIT = 100  # the documented maximum `limit` of GET /workspaces
+MAX_WORKSPACE_PAGES = 100
 # /activity field -> token_type. The activity report has no cache split, so
 # `input` holds every prompt token; reasoning tokens are part of completion.
 TOKEN_FIELDS = {"prompt_tokens": "input", "completion_tokens": "output"}
@@ -154,7 +160,7 @@ def complete(month: Month, first_day: date, last_day: date, today: date) -> bool
     return covers(first_day, today) and last_day in month.days
 
 
-async def _get(
+async def _get_body(
     config: Config, ctx: Context, path: str, params: Mapping[str, Any] | None = None
 ) -> Any:
     headers = {"Authorization": f"Bearer {config.api_key.get_secret_value()}"}
@@ -164,31 +170,92 @@ async def _get(
         if exc.reason == "auth":
             raise CollectorError("auth", f"{exc} (needs an OpenRouter management key)") from None
         raise
-    return _data(body, path)
+    _data(body, path)  # an answer without `data` is refused here for every path
+    return body
 
 
-async def fetch_keys(config: Config, ctx: Context) -> list[Any]:
-    """Every key, disabled ones included (a key disabled after a leak still spent)."""
+async def _get(
+    config: Config, ctx: Context, path: str, params: Mapping[str, Any] | None = None
+) -> Any:
+    return _data(await _get_body(config, ctx, path, params), path)
+
+
+async def fetch_workspaces(config: Config, ctx: Context) -> list[str]:
+    """Every workspace id. Pages end at `total_count`, or at an empty page when the answer
+    states none; a `total_count` that is not a count is a parse error, never a guess."""
+    ids: dict[str, None] = {}
+    offset = 0
+    for _ in range(MAX_WORKSPACE_PAGES):
+        params = {"offset": offset, "limit": WORKSPACES_LIMIT}
+        body = await _get_body(config, ctx, "/workspaces", params)
+        page, total = body["data"], body.get("total_count")
+        if not isinstance(page, list):
+            raise CollectorError("parse", "GET /workspaces: 'data' is not a list")
+        if total is not None and (
+            isinstance(total, bool) or not isinstance(total, int) or total < 0
+        ):
+            raise CollectorError("parse", f"GET /workspaces: unreadable paging ({total!r:.40})")
+        fresh: dict[str, None] = {}
+        for workspace in page:
+            ident = workspace.get("id") if isinstance(workspace, dict) else None
+            if isinstance(ident, str) and ident:
+                fresh[ident] = None
+            else:
+                ctx.skip("workspace", f"no id: {str(workspace)[:80]}")
+        offset += len(page)
+        # A page of workspaces already seen ends the list too, in case the server
+        # ever ignores `offset`.
+        repeated = bool(fresh) and fresh.keys() <= ids.keys()
+        done = not page or repeated or (total is not None and offset >= total)
+        ids.update(fresh)
+        if done:
+            return list(ids)
+    message = f"GET /workspaces: more than {MAX_WORKSPACE_PAGES} pages, giving up"
+    raise CollectorError("parse", message)
+
+
+async def fetch_keys(config: Config, ctx: Context, workspace: str | None = None) -> dict[str, Any]:
+    """Every key of one workspace (None: the default one) by hash, disabled ones included
+    (a key disabled after a leak still spent)."""
     keys: dict[str, Any] = {}
     offset = 0
+    params: dict[str, Any] = {"include_disabled": "true"}
+    if workspace is not None:
+        params["workspace_id"] = workspace
     for _ in range(MAX_KEY_PAGES):
-        page = await _get(config, ctx, "/keys", {"include_disabled": "true", "offset": offset})
+        page = await _get(config, ctx, "/keys", {**params, "offset": offset})
         if not isinstance(page, list):
             raise CollectorError("parse", "GET /keys: 'data' is not a list")
-        fresh = {_key_id(key, offset + i): key for i, key in enumerate(page)}
+        where = workspace or "default"
+        fresh = {_key_id(key, f"{where}#{offset + i}"): key for i, key in enumerate(page)}
         # An empty page ends the list; so does a page of keys already seen,
         # in case the server ever ignores `offset` (no double counting).
         if not fresh.keys() - keys.keys():
-            return list(keys.values())
+            return keys
         keys.update(fresh)
         offset += len(page)
     raise CollectorError("parse", f"GET /keys: more than {MAX_KEY_PAGES} pages, giving up")
 
 
-def _key_id(key: Any, position: int) -> str:
+async def fetch_all_keys(config: Config, ctx: Context) -> list[Any]:
+    """The keys of every workspace: `/keys` alone lists the default workspace's only.
+
+    A workspace whose keys that listing already showed (every page of it was read) is
+    not listed again; any other is, and a key seen twice counts once, by hash.
+    """
+    workspaces = await fetch_workspaces(config, ctx)
+    keys = await fetch_keys(config, ctx)
+    listed = {key.get("workspace_id") for key in keys.values() if isinstance(key, dict)}
+    for workspace in workspaces:
+        if workspace not in listed:
+            keys.update(await fetch_keys(config, ctx, workspace))
+    return list(keys.values())
+
+
+def _key_id(key: Any, position: str) -> str:
     if isinstance(key, dict) and key.get("hash"):
         return str(key["hash"])
-    return f"#{position}"
+    return position
 
 
 def daily_spend(months: Mapping[tuple[int, int], Month]) -> DailySpend:
@@ -229,7 +296,7 @@ def breakdown_samples(month: Month) -> list[Sample]:
 async def collect(config: Config, ctx: Context) -> list[Sample]:
     balance = credit_balance(await _get(config, ctx, "/credits"))
     months = activity_by_month(await _get(config, ctx, "/activity"), ctx)
-    keys = key_spend(await fetch_keys(config, ctx), ctx)
+    keys = key_spend(await fetch_all_keys(config, ctx), ctx)
 
     samples = [Sample.of(catalog.CREDIT_BALANCE, balance)]
     today = ctx.now.astimezone(UTC).date()
@@ -261,6 +328,9 @@ PROVIDER = ProviderSpec(
     collect=collect,
     history=history,
     history_days=ACTIVITY_DAYS,
-    summary="OpenRouter credit balance, spend per model and per key, tokens and requests.",
+    summary=(
+        "OpenRouter credit balance, spend per model and per key (every workspace), tokens "
+        "and requests."
+    ),
     env={"api_key": "OPENROUTER_API_KEY", "base_url": "OPENROUTER_BASE_URL"},
 )

@@ -13,9 +13,10 @@ for Enterprise) role, which the endpoint requires.
 Spend is `BilledCost` per `ServiceName` and charge frequency, credits and
 adjustments with their sign; the plan fee is a `Purchase` and never counts as
 usage. Usage sums `ConsumedQuantity` of `Usage` lines, converted to base units
-and named after the unit, which is also the key of a usage limit. Daily spend (`cost_last_day`, and the
-backfill's history in windows of at most a year) groups `BilledCost` by the UTC
-day of `ChargePeriodStart`. A month without a single charge line
+and named after the unit (the name a usage limit's key in the config matches).
+Daily spend (`cost_last_day`, and the backfill's history in windows of at most
+a year) groups `BilledCost` by the UTC day of `ChargePeriodStart`. A month
+without a single charge line
 yields no spend series: there is no service a 0 could be attributed to, and
 `cost_collector_up` already tells that Vercel answered.
 """
@@ -177,6 +178,16 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
     return samples
 
 
+def warnings(config: Config) -> list[str]:
+    if config.team_id:
+        return []
+    # Without teamId Vercel's REST API acts for the token's personal account.
+    return [
+        "team_id (VERCEL_TEAM_ID) is not set: only the personal account's charges are read, "
+        "so the spend of team-owned projects is not visible"
+    ]
+
+
 async def history(config: Config, ctx: Context, start: datetime, end: datetime) -> list[Sample]:
     """Daily spend per service over [start, end), read in windows of at most one year."""
     days = DailySpend()
@@ -193,6 +204,7 @@ PROVIDER = ProviderSpec(
     config_model=Config,
     collect=collect,
     history=history,
+    warnings=warnings,
     summary="Vercel spend, usage and per-project spend from the FOCUS billing charges stream.",
     env={"token": "VERCEL_API_TOKEN", "team_id": "VERCEL_TEAM_ID", "base_url": "VERCEL_BASE_URL"},
 )
