@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit frozen check-config bench audit golden clean
+.PHONY: help run test lint typecheck unit frozen calendar check-config bench audit golden clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ FROZEN_AT ?= 2027-03-01 00:10:00
 frozen: $(STAMP) ## the unit tests again with the clock set to FROZEN_AT (needs Debian's faketime)
 	@command -v faketime >/dev/null || { echo "faketime not found: apt-get install faketime" >&2; exit 1; }
 	faketime -f '@$(FROZEN_AT)' $(BIN)/pytest -n 2 -q -p no:cacheprovider --ignore=tests/e2e
+
+calendar: $(STAMP) ## 62 simulated days: the forecast error per day, as tests/test_calendar.py checks it
+	$(BIN)/python -m tests.calendar_month
 
 check-config: $(STAMP) ## validate the config named by COST_CONFIG_FILE
 	$(BIN)/cost-exporter check-config
