@@ -40,6 +40,21 @@ async def test_fixed_bills_count_in_full_in_each_active_month(tmp_path: Path) ->
     assert {s.label("source") for s in samples} == {"manual"}
 
 
+async def test_bills_are_recurring_and_one_off_charges_one_time(tmp_path: Path) -> None:
+    config = config_for(manual.PROVIDER, BILLS, fx_rates={"EUR": "1.1"}, tmp_path=tmp_path)
+    [outcome] = await run_provider(manual.PROVIDER, config, NOW)
+    frequencies = {
+        (s.label("service_name"), s.label("charge_frequency")): s.value
+        for s in outcome.samples or ()
+        if s.family is catalog.MONTH_TO_DATE
+    }
+    assert frequencies == {
+        ("VPS", "recurring"): Decimal(6),
+        ("New plan", "recurring"): Decimal(10),
+        ("Domain", "one_time"): Decimal("12.5"),
+    }
+
+
 async def test_csv_import_counts_bad_lines_and_keeps_the_good_ones(tmp_path: Path) -> None:
     csv_file = tmp_path / "bills.csv"
     csv_file.write_text(

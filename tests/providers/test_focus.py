@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cost_exporter import catalog
+from cost_exporter import catalog, focus_records
 from cost_exporter.errors import CollectorError, ConfigError
 from cost_exporter.health import Outcome
 from cost_exporter.providers import focus
@@ -235,3 +235,26 @@ def test_s3_errors_become_countable_reasons(code: str, status: int, reason: str)
         raise ClientError(error, "ListObjectsV2")  # type: ignore[arg-type]
     assert caught.value.reason == reason
     assert code in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("frequency", "category", "label"),
+    [
+        ("Usage-Based", "Usage", "usage_based"),
+        ("", "Usage", "usage_based"),  # Vercel sends no ChargeFrequency
+        ("", "", "usage_based"),
+        ("Recurring", "Usage", "recurring"),
+        ("One-Time", "Usage", "one_time"),
+        ("recurring", "Purchase", "recurring"),  # a monthly plan bought as a purchase
+        ("", "Purchase", "one_time"),
+        ("Usage-Based", "Purchase", "one_time"),  # a purchase never grows with use
+        ("Usage-Based", "Credit", "one_time"),
+        ("Usage-Based", "Tax", "one_time"),
+        ("", "Adjustment", "one_time"),
+        ("Dynamic", "Usage", "usage_based"),  # an unknown frequency follows the category
+    ],
+)
+def test_a_records_charge_frequency_follows_focus_and_never_makes_a_purchase_usage(
+    frequency: str, category: str, label: str
+) -> None:
+    assert focus_records.charge_frequency(frequency, category) == label

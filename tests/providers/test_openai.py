@@ -103,6 +103,7 @@ async def test_month_to_date_reconciles_with_the_cost_report_to_the_cent(
     assert total(samples, catalog.MONTH_TO_DATE).quantize(Decimal("0.01")) == Decimal("8.95")
     assert {s.currency for s in samples if s.family.money} == {"USD"}
     assert label_values(samples, catalog.MONTH_TO_DATE, "source") == {"api"}
+    assert label_values(samples, catalog.MONTH_TO_DATE, "charge_frequency") == {"usage_based"}
     assert label_values(samples, catalog.AI_SPEND_BY_API_KEY, "source") == {"api"}
 
 

@@ -85,6 +85,19 @@ async def test_plan_fee_is_manual_and_add_ons_are_estimated_over_the_completed_d
     sources = {(s.label("service_name"), s.label("source")) for s in samples if s.label("source")}
     assert ("Plan", "manual") in sources
     assert {src for name, src in sources if name != "Plan"} == {"estimated"}
+    # The plan is a fee; add-ons and the credit that pays for compute accrue day by day.
+    frequencies = {
+        s.label("service_name"): s.label("charge_frequency")
+        for s in samples
+        if s.family is catalog.MONTH_TO_DATE
+    }
+    assert frequencies == {
+        "Plan": "recurring",
+        "Compute": "usage_based",
+        "Point-in-time recovery": "usage_based",
+        "Custom domain": "usage_based",
+        "Compute credits": "usage_based",
+    }
     assert usage(samples) == {
         "database_size_bytes": Decimal(52428800),
         "disk_used_bytes": Decimal(2147483648),
