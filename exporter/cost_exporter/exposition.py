@@ -53,7 +53,7 @@ def render(snapshot: Snapshot, config: Config, now: datetime | None = None) -> R
     now = now or datetime.now(UTC)
     metrics = list(build(snapshot, config, now))
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Fixed(metrics))
+    registry.register(FixedMetrics(metrics))
     text = generate_text(registry)
     return Rendered(
         text=text,
@@ -63,7 +63,7 @@ def render(snapshot: Snapshot, config: Config, now: datetime | None = None) -> R
     )
 
 
-class _Fixed:
+class FixedMetrics:
     """A registry collector that yields metrics built beforehand."""
 
     def __init__(self, metrics: list[Metric]) -> None:

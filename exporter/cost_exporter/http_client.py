@@ -26,7 +26,7 @@ from __future__ import annotations
 import email.utils
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,11 +166,14 @@ class HttpClient:
         retry: RetryPolicy | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         max_line_chars: int = MAX_LINE_CHARS,
+        on_request: Callable[[httpx.Request], Awaitable[None]] | None = None,
     ) -> None:
+        """`on_request` sees every request before it is sent (the backfill counts them)."""
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s),
             headers={"User-Agent": f"cost-exporter/{__version__}"},
             follow_redirects=False,
+            event_hooks={"request": [on_request]} if on_request else None,
         )
         self.retry = retry or RetryPolicy()
         self.max_response_bytes = max_response_bytes
