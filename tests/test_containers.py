@@ -140,12 +140,23 @@ def test_the_exporter_listens_on_9210_inside_whatever_port_it_is_published_on(
     assert exporter_job["static_configs"][0]["targets"] == ["cost-exporter:9210"]
 
 
-def test_key_files_reach_the_exporter_and_nothing_else(tmp_path: Path) -> None:
+def test_each_service_sees_only_its_own_secret_files(tmp_path: Path) -> None:
     project = project_with_example_env(tmp_path)
-    folder = f"{(tmp_path / 'secrets' / 'cost-exporter').resolve()}:/run/secrets:ro"
+    secrets = (tmp_path / "secrets").resolve()
+    seen: dict[str, set[str]] = {}
     for service in project.services(frozenset({"backfill"})):
-        assert (folder in project.mounts(service)) == (service in ("cost-exporter", "backfill"))
-    assert (ROOT / "secrets" / "cost-exporter" / ".gitkeep").exists()
+        for mount in project.mounts(service):
+            source = Path(mount.split(":")[0])
+            assert source != secrets, f"{service} mounts every secret"
+            if source.is_relative_to(secrets):
+                seen.setdefault(str(source.relative_to(secrets)), set()).add(service)
+    assert seen == {
+        "cost-exporter": {"cost-exporter", "backfill"},
+        "alertmanager": {"alertmanager"},
+        "grafana_admin_password": {"grafana"},
+    }
+    for folder in ("cost-exporter", "alertmanager"):
+        assert (ROOT / "secrets" / folder / ".gitkeep").exists()
 
 
 def test_the_build_context_holds_only_what_the_dockerfile_copies() -> None:

@@ -410,6 +410,12 @@ def test_the_image_keeps_the_dockerfiles_healthcheck_and_user(lab: Lab) -> None:
     assert data["Config"]["User"].split(":")[0] == "10001"
 
 
+def test_the_image_builds_without_a_warning(lab: Lab) -> None:
+    log = (lab.logs / f"build-{EXPORTER}.log").read_text(encoding="utf-8")
+    warnings = [line for line in log.splitlines() if re.search(r"(?i)warn|deprecat", line)]
+    assert not warnings, "\n".join(warnings)
+
+
 def test_metrics_serve_the_example_bills(lab: Lab) -> None:
     response = httpx.get(lab.exporter_url("/metrics"), timeout=10)
     assert response.status_code == 200
