@@ -23,7 +23,7 @@ run: $(STAMP) ## run the exporter on :9210 with the bundled example config (no c
 	COST_LOG_FORMAT=$${COST_LOG_FORMAT:-console} \
 	$(BIN)/cost-exporter
 
-test: lint typecheck unit frozen ## everything CI runs: lint, types, unit + end-to-end tests, frozen clock
+test: lint typecheck unit frozen ## lint, types, unit + end-to-end tests, frozen clock (CI then runs make containers)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check exporter tests grafana bench
