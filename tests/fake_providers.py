@@ -1425,13 +1425,20 @@ class FakeProviders:
     Options (attributes, change them at any time):
       latency_s  seconds every request waits before it is answered (benchmarks), default 0;
       clock      returns "now" (UTC); the data is dated from it. Default: the real time.
+    `bind` is the listening address (default 127.0.0.1; the container test binds 0.0.0.0 so
+    that containers reach the fake through their network's gateway).
     Methods: `fail(provider, status)` / `heal()`, `requests_for(provider)`, `reset_counts()`,
     `base_url(provider)`, `env()`, `write_config(path, budgets)`, `exporter_env(tmp_path)`.
     """
 
     def __init__(
-        self, *, latency_s: float = 0.0, clock: Callable[[], datetime] | None = None
+        self,
+        *,
+        latency_s: float = 0.0,
+        clock: Callable[[], datetime] | None = None,
+        bind: str = "127.0.0.1",
     ) -> None:
+        self.bind = bind
         self.latency_s = latency_s
         self.clock = clock or (lambda: datetime.now(UTC))
         self.requests: Counter[str] = Counter()
@@ -1446,7 +1453,7 @@ class FakeProviders:
     def start(self) -> FakeProviders:
         if self._server is not None:
             return self
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server((self.bind, 0), _Handler)
         server.fake = self
         self._server = server
         self._thread = threading.Thread(
