@@ -51,6 +51,7 @@ check-config: $(STAMP) ## validate the config named by COST_CONFIG_FILE
 	$(BIN)/cost-exporter check-config
 
 bench: $(STAMP) ## benchmarks: scrape, refresh, footprint (prints figures; see bench/RESULTS.md)
+	@command -v wrk >/dev/null || echo "wrk not found (apt-get install wrk): the scrape ratios will not be printed" >&2
 	$(BIN)/python -m bench
 
 audit: $(STAMP) ## pip-audit over the locked dependencies (needs network access to the advisory DB)
