@@ -57,8 +57,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from cost_exporter.providers import manual
-
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "exporter" / "config.example.yml"
 
@@ -469,10 +467,11 @@ def expected_manual_month_to_date(
     rates = {code: Decimal(str(rate)) for code, rate in (example.get("fx_rates") or {}).items()}
     reporting = example.get("reporting_currency", "USD")
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    month = today
+    # YYYY-MM strings compare in calendar order: a bill counts between its start and end.
+    month = f"{today.year:04d}-{today.month:02d}"
     for account in manual_accounts(providers):
         for bill in account["bills"]:
-            if not manual.Bill(**bill).active_in((month.year, month.month)):
+            if not str(bill.get("start") or month) <= month <= str(bill.get("end") or month):
                 continue
             currency = bill.get("currency", "USD")
             rate = Decimal(1) if currency == reporting else rates[currency]

@@ -53,6 +53,10 @@ BUDGETS = [
 CENT = Decimal("0.01")
 
 
+# One worker starts the fake provider server once for the whole module.
+pytestmark = pytest.mark.xdist_group("collect_once")
+
+
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeProviders]:
     with FakeProviders(clock=lambda: NOW) as server:
