@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 import structlog
 
-from cost_exporter.cli import load, main, parser, serve
+from cost_exporter.cli import main, parser
+from cost_exporter.commands import load
+from cost_exporter.commands.serve import serve
 from cost_exporter.providers import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +62,7 @@ def test_start_up_and_reload_log_what_the_config_will_not_see(
             await asyncio.sleep(0.01)
 
     monkeypatch.setattr(uvicorn.Server, "serve", served)
-    monkeypatch.setattr("cost_exporter.cli.environ", lambda: env)
+    # The reload reads the environment serve() was given, not the process's.
     with structlog.testing.capture_logs() as captured:
         logged = captured
         assert serve(settings, config, env, args) == 0
