@@ -134,7 +134,40 @@ def thresholds(*steps: tuple[str, float | None]) -> dict[str, Any]:
     }
 
 
-UTILISATION = thresholds(("green", None), ("orange", 0.8), ("red", 1.0))
+# Red from a cap's full use: the panels below replace it with the exporter's warning ratio
+# (`warning_below()`), and only a Prometheus without cost_budget_warning_ratio shows this.
+UTILISATION = thresholds(("green", None), ("red", 1.0))
+WARNING_REF = "W"
+WARNING_LEGEND = "warning ratio"
+
+
+def warning_target() -> dict[str, Any]:
+    """The exporter's `warning_ratio` as a query: BudgetWarning's threshold, from the metric."""
+    return target(WARNING_REF, f"max({catalog.WARNING_RATIO.exposed_name})", WARNING_LEGEND)
+
+
+def warning_below(ref: str = "A") -> list[dict[str, Any]]:
+    """Grafana's "Config from query results": the warning ratio becomes a threshold of query
+    `ref` (green below it, red from it; Grafana colours a step taken from data red), and
+    its own query is not drawn. The ratio lives in the exporter's config, never here."""
+    return [
+        {
+            "id": "configFromData",
+            "options": {
+                "configRefId": WARNING_REF,
+                "mappings": [
+                    {
+                        "fieldName": WARNING_LEGEND,
+                        "handlerKey": "threshold1",
+                        "reducerId": "lastNotNull",
+                    }
+                ],
+                "applyTo": {"id": "byFrameRefID", "options": ref},
+            },
+        }
+    ]
+
+
 TABLE_SORTED = {"options": {"showHeader": True, "sortBy": [{"displayName": "Value", "desc": True}]}}
 
 
@@ -197,7 +230,7 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
             "bargauge",
             "Forecast vs total budget",
             "Month-end forecast against the sum of configured budgets (absolute caps from the "
-            "config file). Orange at 80%, red at 100%.",
+            "config file).",
             [
                 target("A", f"sum({once(catalog.FORECAST_MONTH_END, SEL)})", "forecast"),
                 target("B", f"sum({once(catalog.BUDGET, SEL)})", "budget"),
@@ -250,8 +283,9 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
             layout,
             "bargauge",
             "Budget used per provider",
-            "Month-to-date spend divided by the provider's configured monthly budget. "
-            "BudgetWarning fires at 80%, BudgetExceeded at 100%.",
+            "Month-to-date spend divided by the provider's configured monthly budget. Red "
+            "above the exporter's warning_ratio (cost_budget_warning_ratio), where "
+            "BudgetWarning fires; BudgetExceeded fires above 100%.",
             [
                 target(
                     "A",
@@ -259,33 +293,38 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
                     f"(provider, account) sum by (provider, account) "
                     f"({once(catalog.BUDGET, SEL)})",
                     "{{provider}}/{{account}}",
-                )
+                ),
+                warning_target(),
             ],
             "percentunit",
             8,
             9,
             defaults={**UTILISATION, "min": 0, "max": 1.2},
             options={"orientation": "horizontal", "displayMode": "gradient"},
+            transformations=warning_below(),
         ),
         panel(
             layout,
             "bargauge",
             "Usage limits used",
             "Usage this month divided by its configured limit (e.g. Vercel function "
-            "invocations against the free tier).",
+            "invocations against the free tier). Red above the exporter's warning_ratio, "
+            "where BudgetWarning fires.",
             [
                 target(
                     "A",
                     f"{once(catalog.USAGE, SEL)} / on (provider, account, metric) "
                     f"{once(catalog.USAGE_LIMIT, SEL)}",
                     "{{provider}} {{metric}}",
-                )
+                ),
+                warning_target(),
             ],
             "percentunit",
             8,
             9,
             defaults={**UTILISATION, "min": 0, "max": 1.2},
             options={"orientation": "horizontal", "displayMode": "gradient"},
+            transformations=warning_below(),
         ),
     ]
 
@@ -314,21 +353,23 @@ def by_app(layout: Layout, unit: str) -> list[dict[str, Any]]:
             "bargauge",
             "Budget used per app",
             "Each app's month-to-date spend over all providers divided by its budget "
-            "(attribution.app_budgets); apps without a budget are not shown. AppBudgetWarning "
-            "fires at 80%.",
+            "(attribution.app_budgets); apps without a budget are not shown. Red above the "
+            "exporter's warning_ratio, where AppBudgetWarning fires.",
             [
                 target(
                     "A",
                     f"sum by (app) ({once(catalog.ALLOCATED_MONTH_TO_DATE, apps)}) / on (app) "
                     f"sum by (app) ({once(catalog.APP_BUDGET, apps)})",
                     "{{app}}",
-                )
+                ),
+                warning_target(),
             ],
             "percentunit",
             8,
             9,
             defaults={**UTILISATION, "min": 0, "max": 1.2},
             options={"orientation": "horizontal", "displayMode": "gradient"},
+            transformations=warning_below(),
             links=[{"title": "Runbook", "url": f"{RUNBOOK}#appbudgetwarning", "targetBlank": True}],
         ),
         panel(

@@ -102,3 +102,22 @@ def test_health_panels_link_to_the_runbook() -> None:
     assert health
     for panel in health:
         assert any("runbook" in link["url"] for link in panel.get("links", []))
+
+
+def test_cap_panels_take_the_warning_threshold_from_the_exporters_ratio() -> None:
+    """The amber of a cap is the exporter's warning_ratio, read through "Config from query
+    results", never a number written into the dashboard."""
+    capped = [p for p in panels() if p["title"].lower().startswith(("budget used", "usage limits"))]
+    assert len(capped) == 3
+    for panel in capped:
+        [ratio] = [t for t in panel["targets"] if t["expr"] == "max(cost_budget_warning_ratio)"]
+        [config] = [t for t in panel["transformations"] if t["id"] == "configFromData"]
+        assert config["options"]["configRefId"] == ratio["refId"], panel["title"]
+        [mapping] = config["options"]["mappings"]
+        assert mapping == {
+            "fieldName": ratio["legendFormat"],
+            "handlerKey": "threshold1",
+            "reducerId": "lastNotNull",
+        }
+        steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        assert all(s["value"] is None or s["value"] >= 1 for s in steps), panel["title"]

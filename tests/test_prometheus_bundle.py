@@ -204,6 +204,39 @@ def test_rules_only_query_metrics_the_exporter_publishes() -> None:
             assert name in recorded, f"{rule.get('alert') or rule['record']}: {name}"
 
 
+WARNING_THRESHOLD = re.compile(
+    r"max by \((?P<by>[\w, ]+)\) \(\s*(?P<cap>cost_\w+) \* ignoring \((?P<ignoring>[\w, ]+)\)"
+    r" group_left \(\) cost_budget_warning_ratio\s*\)"
+)
+
+
+def label_set(text: str) -> set[str]:
+    return {label.strip() for label in text.split(",")}
+
+
+def test_the_warning_ratio_is_applied_per_target_before_the_max() -> None:
+    """cost_budget_warning_ratio has no labels of its own: scraped, it carries only target
+    labels. Each cap is multiplied by the ratio of its own target (ignoring the cap's own
+    labels), then max'ed by those labels; the warnings compare with these records only."""
+    records = {}
+    for rule in rules():
+        if "cost_budget_warning_ratio" in rule["expr"]:
+            match = WARNING_THRESHOLD.fullmatch(rule["expr"].strip())
+            assert match, f"{rule.get('record') or rule.get('alert')}: {rule['expr']}"
+            own = set(FAMILIES[match["cap"]].labels)
+            assert label_set(match["by"]) == label_set(match["ignoring"]) == own
+            records[match["cap"]] = rule["record"]
+        assert "scalar(" not in rule["expr"], "scalar() is NaN with two replicas"
+    caps = (catalog.BUDGET, catalog.USAGE_LIMIT, catalog.APP_BUDGET)
+    assert set(records) == {family.exposed_name for family in caps}
+    warnings = [r for r in alerting_rules() if r["alert"] in ("BudgetWarning", "AppBudgetWarning")]
+    assert len(warnings) == 3
+    for rule in warnings:
+        assert any(record in rule["expr"] for record in records.values()), rule["expr"]
+        annotations = " ".join(rule["annotations"].values())
+        assert '{{ with query "max(cost_budget_warning_ratio)" }}' in annotations
+
+
 def matches(matcher: str, alertname: str) -> bool:
     """Whether an Alertmanager matcher string can match an alert of this name."""
     parsed = re.fullmatch(r'\s*(\w+)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*', matcher)

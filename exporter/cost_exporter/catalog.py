@@ -107,6 +107,13 @@ USAGE_LIMIT = Family(
     "Configured absolute usage limit for a usage metric (from the config file).",
     ("provider", "account", "metric"),
 )
+WARNING_RATIO = Family(
+    "cost_budget_warning_ratio",
+    Kind.GAUGE,
+    "Configured share of a cap above which BudgetWarning and AppBudgetWarning fire "
+    "(warning_ratio in the config file).",
+    (),
+)
 
 # --- usage ---------------------------------------------------------------
 USAGE = Family(
@@ -439,6 +446,7 @@ ALL: tuple[Family, ...] = (
     PROJECT_MONTH_TO_DATE,
     BUDGET,
     USAGE_LIMIT,
+    WARNING_RATIO,
     USAGE,
     BUCKET_USAGE,
     ZONE_MONTH_TO_DATE,

@@ -196,6 +196,7 @@ def _add_last_day(
 
 
 def _add_caps(series: Series, config: Config) -> None:
+    series[catalog.WARNING_RATIO][()] = config.warning_ratio
     for budget in config.budgets:
         key = (budget.provider, budget.account, config.reporting_currency)
         if budget.monthly is not None:
