@@ -146,26 +146,26 @@ def warning_target() -> dict[str, Any]:
     return target(WARNING_REF, f"max({catalog.WARNING_RATIO.exposed_name})", WARNING_LEGEND)
 
 
+def threshold_from(config_ref: str, legend: str, ref: str = "A") -> dict[str, Any]:
+    """Grafana's "Config from query results": the value of query `config_ref` becomes a
+    threshold of query `ref` (green below it, red from it: Grafana colours a step taken
+    from data red), and the config query itself is not drawn."""
+    return {
+        "id": "configFromData",
+        "options": {
+            "configRefId": config_ref,
+            "mappings": [
+                {"fieldName": legend, "handlerKey": "threshold1", "reducerId": "lastNotNull"}
+            ],
+            "applyTo": {"id": "byFrameRefID", "options": ref},
+        },
+    }
+
+
 def warning_below(ref: str = "A") -> list[dict[str, Any]]:
-    """Grafana's "Config from query results": the warning ratio becomes a threshold of query
-    `ref` (green below it, red from it; Grafana colours a step taken from data red), and
-    its own query is not drawn. The ratio lives in the exporter's config, never here."""
-    return [
-        {
-            "id": "configFromData",
-            "options": {
-                "configRefId": WARNING_REF,
-                "mappings": [
-                    {
-                        "fieldName": WARNING_LEGEND,
-                        "handlerKey": "threshold1",
-                        "reducerId": "lastNotNull",
-                    }
-                ],
-                "applyTo": {"id": "byFrameRefID", "options": ref},
-            },
-        }
-    ]
+    """The warning ratio as the threshold of query `ref`: it lives in the exporter's
+    config, never here."""
+    return [threshold_from(WARNING_REF, WARNING_LEGEND, ref)]
 
 
 TABLE_SORTED = {"options": {"showHeader": True, "sortBy": [{"displayName": "Value", "desc": True}]}}
@@ -794,7 +794,9 @@ def health(layout: Layout) -> list[dict[str, Any]]:
             "table",
             "Collector health",
             "Per collector: age of the data served, whether the last attempt succeeded, and "
-            "failures by reason. Data older than two days fires CostDataStale.",
+            "failures by reason. An age turns red past the exporter's staleness limit "
+            "(cost_data_stale_after_seconds, from its refresh interval), where CostDataStale "
+            "fires.",
             [
                 target(
                     "A", "time() - cost_collector_last_success_timestamp_seconds", format="table"
@@ -802,12 +804,15 @@ def health(layout: Layout) -> list[dict[str, Any]]:
                 target("B", "cost_collector_up", format="table"),
                 # Per target like A and B: each replica is a collector with its own failures.
                 target("C", "sum without (reason) (cost_collector_errors_total)", format="table"),
+                target("S", f"max({catalog.DATA_STALE_AFTER.exposed_name})", "stale after"),
             ],
             "s",
             16,
             8,
             links=runbook_link,
+            defaults=thresholds(("green", None)),
             transformations=[
+                threshold_from("S", "stale after"),
                 {"id": "merge", "options": {}},
                 {
                     "id": "organize",
@@ -827,6 +832,10 @@ def health(layout: Layout) -> list[dict[str, Any]]:
                 },
             ],
             overrides=[
+                {
+                    "matcher": {"id": "byName", "options": "data age"},
+                    "properties": [{"id": "custom.cellOptions", "value": {"type": "color-text"}}],
+                },
                 {
                     "matcher": {"id": "byName", "options": "up"},
                     "properties": [{"id": "unit", "value": "bool_on_off"}],

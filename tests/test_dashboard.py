@@ -121,3 +121,15 @@ def test_cap_panels_take_the_warning_threshold_from_the_exporters_ratio() -> Non
         }
         steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
         assert all(s["value"] is None or s["value"] >= 1 for s in steps), panel["title"]
+
+
+def test_collector_health_colours_data_age_from_the_exporters_staleness_limit() -> None:
+    [health] = [p for p in panels() if p["title"] == "Collector health"]
+    [limit] = [t for t in health["targets"] if t["expr"] == "max(cost_data_stale_after_seconds)"]
+    config = health["transformations"][0]
+    assert config["id"] == "configFromData"
+    assert config["options"]["configRefId"] == limit["refId"]
+    assert config["options"]["mappings"][0]["fieldName"] == limit["legendFormat"]
+    assert health["fieldConfig"]["defaults"]["thresholds"]["steps"] == [
+        {"color": "green", "value": None}
+    ]

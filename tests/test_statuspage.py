@@ -27,6 +27,7 @@ from cost_exporter.app import create_app
 from cost_exporter.exposition import collect_series
 from cost_exporter.providers.base import Context
 from cost_exporter.samples import Money, Sample
+from cost_exporter.schedule import Schedule
 from cost_exporter.settings import Config
 from cost_exporter.snapshot import AccountState, Snapshot
 from cost_exporter.summary import Usage
@@ -129,7 +130,7 @@ def config(tmp_path: Path) -> Config:
 
 def build(snapshot: Snapshot, config: Config, now: datetime = NOW, **kw: Any) -> summary.Summary:
     kw.setdefault("next_collection", now + timedelta(hours=21))
-    kw.setdefault("stale_after_s", 2 * 86400)
+    kw.setdefault("schedule", Schedule(refresh_interval_s=86400, retry_interval_s=3600))
     return summary.build(snapshot, config, now, **kw)
 
 

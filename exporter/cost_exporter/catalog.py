@@ -384,6 +384,20 @@ COLLECTOR_LAST_ATTEMPT = Family(
     "Unix time of the last collection attempt, successful or not.",
     ("provider", "account"),
 )
+COLLECTOR_NEXT_DUE = Family(
+    "cost_collector_next_due_timestamp_seconds",
+    Kind.GAUGE,
+    "Unix time the next scheduled collection is due: the refresh interval after a success, "
+    "the retry interval after a failure, at the latest just after the next month starts.",
+    ("provider", "account"),
+)
+DATA_STALE_AFTER = Family(
+    "cost_data_stale_after_seconds",
+    Kind.GAUGE,
+    "Data whose last successful collection is older than this is stale (two refresh "
+    "intervals): CostDataStale, /healthz and the status page go by it.",
+    (),
+)
 COLLECTOR_DURATION = Family(
     "cost_collector_duration_seconds",
     Kind.GAUGE,
@@ -479,6 +493,8 @@ ALL: tuple[Family, ...] = (
     COLLECTOR_UP,
     COLLECTOR_LAST_SUCCESS,
     COLLECTOR_LAST_ATTEMPT,
+    COLLECTOR_NEXT_DUE,
+    DATA_STALE_AFTER,
     COLLECTOR_DURATION,
     COLLECTOR_ERRORS,
     COLLECTOR_SKIPPED_RECORDS,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from cost_exporter import __version__, catalog
 from cost_exporter.exposition import Series, collect_series
+from cost_exporter.schedule import Schedule
 from cost_exporter.settings import Config
 from cost_exporter.snapshot import AccountState, Key, Snapshot
 
@@ -32,8 +33,6 @@ if TYPE_CHECKING:
     from cost_exporter.refresher import Refresher
 
 SCHEMA_VERSION = 1
-STALE_AFTER_INTERVALS = 2
-"""Same rule as `/healthz`: data older than two refresh intervals is stale."""
 GRAFANA_DASHBOARD_PATH = "/d/cost-exporter-costs"
 """The Costs dashboard's uid in grafana/dashboards/costs.json (a test keeps them equal)."""
 
@@ -222,7 +221,7 @@ def from_refresher(refresher: Refresher, now: datetime | None = None) -> Summary
         now,
         next_collection=max(refresher.next_wakeup(), now),
         refreshing=refresher.refreshing,
-        stale_after_s=STALE_AFTER_INTERVALS * settings.refresh_interval_s,
+        schedule=refresher.schedule,
         token_required=settings.refresh_token is not None,
         grafana_url=settings.grafana_url,
         refresh_min_interval_s=settings.refresh_min_interval_s,
@@ -236,15 +235,15 @@ def build(
     *,
     next_collection: datetime | None = None,
     refreshing: bool = False,
-    stale_after_s: float | None = None,
+    schedule: Schedule | None = None,
     token_required: bool = False,
     grafana_url: str | None = None,
     refresh_min_interval_s: float = 0,
 ) -> Summary:
-    series = collect_series(snapshot, config, now)
+    series = collect_series(snapshot, config, now, schedule)
     warning_ratio = series[catalog.WARNING_RATIO][()]
     collectors = tuple(
-        _collector(state, now, stale_after_s)
+        _collector(state, now, schedule)
         for state in sorted(snapshot.accounts.values(), key=lambda s: s.key)
     )
     rows = _spend_rows(series, snapshot, collectors, now, warning_ratio)
@@ -281,16 +280,14 @@ def _sum(series: Series, family: catalog.Family) -> Decimal:
     return sum(series.get(family, {}).values(), Decimal(0))
 
 
-def _collector(state: AccountState, now: datetime, stale_after_s: float | None) -> Collector:
+def _collector(state: AccountState, now: datetime, schedule: Schedule | None) -> Collector:
+    """`never`, `failing`, `stale` (by the schedule's one rule; never without a schedule) or
+    `ok`."""
     if state.last_attempt is None:
         word = "never"
     elif not state.up:
         word = "failing"
-    elif (
-        stale_after_s is not None
-        and state.last_success is not None
-        and now.timestamp() - state.last_success > stale_after_s
-    ):
+    elif schedule is not None and not schedule.fresh(state, now):
         word = "stale"
     else:
         word = "ok"
