@@ -320,17 +320,7 @@ def test_prometheus_scrapes_the_exporter_every_minute_and_loads_the_rules() -> N
 
 FAMILIES = {family.exposed_name: family for family in catalog.ALL}
 # Health stays per target: each replica is a collector with its own failures.
-HEALTH = {
-    family.exposed_name
-    for family in (
-        catalog.COLLECTOR_UP,
-        catalog.COLLECTOR_LAST_SUCCESS,
-        catalog.COLLECTOR_LAST_ATTEMPT,
-        catalog.COLLECTOR_DURATION,
-        catalog.COLLECTOR_ERRORS,
-        catalog.COLLECTOR_SKIPPED_RECORDS,
-    )
-}
+HEALTH = {family.exposed_name for family in (*catalog.COLLECTOR_HEALTH, catalog.DATA_STALE_AFTER)}
 
 TOKEN = re.compile(
     r"""\s*(?:

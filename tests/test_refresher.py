@@ -135,6 +135,29 @@ async def test_errors_counter_is_zero_for_every_reason_before_any_failure(
         )
 
 
+async def test_failures_in_a_row_count_until_a_success_and_survive_a_restart(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    """CostCollectorFailing fires on the second failure in a row, whatever the retry
+    interval: the count is the exporter's, not a duration guessed in the rules."""
+    refresher = await first_good_refresh(tmp_path, fakes)
+    line = b'cost_collector_consecutive_failures{account="flaky",provider="fake"} '
+    assert line + b"0.0" in refresher.rendered.text
+    fakes.raises("flaky", RuntimeError("down"))
+    await refresher.refresh()
+    await refresher.refresh()
+    assert line + b"2.0" in refresher.rendered.text
+    assert b'cost_collector_consecutive_failures{account="good",provider="fake"} 0.0' in (
+        refresher.rendered.text
+    )
+    restarted = make_refresher(tmp_path, refresher.config)
+    restarted.restore()
+    assert line + b"2.0" in restarted.rendered.text
+    fakes.returns("flaky", spend("21"))
+    await restarted.refresh()
+    assert line + b"0.0" in restarted.rendered.text
+
+
 async def test_restart_restores_the_snapshot_and_does_not_collect_again(
     tmp_path: Path, fakes: Fakes
 ) -> None:

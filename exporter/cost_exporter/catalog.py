@@ -384,6 +384,12 @@ COLLECTOR_LAST_ATTEMPT = Family(
     "Unix time of the last collection attempt, successful or not.",
     ("provider", "account"),
 )
+COLLECTOR_FAILURES_IN_A_ROW = Family(
+    "cost_collector_consecutive_failures",
+    Kind.GAUGE,
+    "Failed collections since the last success (0 after a success): 2 means the retry failed too.",
+    ("provider", "account"),
+)
 COLLECTOR_NEXT_DUE = Family(
     "cost_collector_next_due_timestamp_seconds",
     Kind.GAUGE,
@@ -493,6 +499,7 @@ ALL: tuple[Family, ...] = (
     COLLECTOR_UP,
     COLLECTOR_LAST_SUCCESS,
     COLLECTOR_LAST_ATTEMPT,
+    COLLECTOR_FAILURES_IN_A_ROW,
     COLLECTOR_NEXT_DUE,
     DATA_STALE_AFTER,
     COLLECTOR_DURATION,
@@ -502,4 +509,15 @@ ALL: tuple[Family, ...] = (
     FX_RATE,
 )
 BY_NAME: dict[str, Family] = {family.name: family for family in ALL}
+COLLECTOR_HEALTH: tuple[Family, ...] = (
+    COLLECTOR_UP,
+    COLLECTOR_LAST_SUCCESS,
+    COLLECTOR_LAST_ATTEMPT,
+    COLLECTOR_FAILURES_IN_A_ROW,
+    COLLECTOR_NEXT_DUE,
+    COLLECTOR_DURATION,
+    COLLECTOR_ERRORS,
+    COLLECTOR_SKIPPED_RECORDS,
+)
+"""Each collector's own health: every replica has its own, so they stay per target."""
 PUBLISHED: tuple[Family, ...] = tuple(family for family in ALL if not family.internal)

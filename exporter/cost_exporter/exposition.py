@@ -230,6 +230,7 @@ def _add_health(series: Series, states: Iterable[AccountState]) -> None:
             series[catalog.COLLECTOR_LAST_SUCCESS][key] = Decimal(str(state.last_success))
         if state.last_attempt is not None:
             series[catalog.COLLECTOR_LAST_ATTEMPT][key] = Decimal(str(state.last_attempt))
+        series[catalog.COLLECTOR_FAILURES_IN_A_ROW][key] = Decimal(state.failures_in_a_row)
         if state.duration_s is not None:
             series[catalog.COLLECTOR_DURATION][key] = Decimal(str(round(state.duration_s, 6)))
         for reason in catalog.ERROR_REASONS:
