@@ -11,8 +11,9 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from cost_exporter import catalog
+from cost_exporter.errors import CollectorError
 from cost_exporter.exposition import collect_series
-from cost_exporter.samples import Sample
+from cost_exporter.samples import BadAmount, Sample
 from tests.fakes import Fakes, fake_provider, make_config, make_refresher, spend
 
 CONFIG = """
@@ -56,8 +57,10 @@ async def first_good_refresh(tmp_path: Path, fakes: Fakes):  # type: ignore[no-u
     ("failure", "reason"),
     [
         (RuntimeError("boom"), "internal"),
-        (KeyError("total"), "parse"),
-        (ValueError("garbage"), "parse"),
+        # Raised by the test double, not while a provider module read a payload: our bug.
+        (KeyError("total"), "internal"),
+        (BadAmount("not an amount: 'garbage'"), "parse"),
+        (CollectorError("parse", "response is not valid JSON"), "parse"),
     ],
 )
 async def test_a_raising_provider_keeps_its_last_values_and_counts_the_reason(
