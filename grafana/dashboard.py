@@ -9,8 +9,10 @@ so two exporter replicas or an HA pair of Prometheus servers never double a tota
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from cost_exporter import catalog
@@ -18,10 +20,22 @@ from cost_exporter.catalog import Family
 
 UID = "cost-exporter-costs"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
-RUNBOOK = "https://github.com/cost-exporter/cost-exporter/blob/main/docs/runbook.md"
-RULES_HELP = (
-    "https://github.com/cost-exporter/cost-exporter/blob/main/README.md#attribute-costs-to-apps"
-)
+
+
+def repository_base() -> str:
+    """Where the repository's files are served: the base of the alerts' runbook_url, which
+    `make rules RUNBOOK_BASE=...` writes into the rules (prometheus/runbook.py)."""
+    path = Path(__file__).resolve().parent.parent / "prometheus" / "runbook.py"
+    spec = importlib.util.spec_from_file_location("runbook", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.base())
+
+
+BASE = repository_base()
+RUNBOOK = f"{BASE}/docs/runbook.md"
+RULES_HELP = f"{BASE}/README.md#attribute-costs-to-apps"
 SEL = 'provider=~"$provider",account=~"$account"'
 AI_SEL = f'{SEL},model=~"$model"'
 # The allocated families have no account label: apps cut across accounts.

@@ -31,6 +31,7 @@ from cost_exporter.providers import env_specs
 from cost_exporter.refresher import Refresher
 from cost_exporter.settings import load_config, load_exporter_settings
 from tests.e2e.binaries import AMTOOL, PROMTOOL, require
+from tests.runbook import RUNBOOK_URL, runbook_anchors
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS = ROOT / "prometheus"
@@ -38,8 +39,6 @@ PROMETHEUS_YML = PROMETHEUS / "prometheus.yml"
 ALERTMANAGER_YML = PROMETHEUS / "alertmanager.yml"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
 RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
-RUNBOOK = ROOT / "docs" / "runbook.md"
-RUNBOOK_URL = "https://github.com/cost-exporter/cost-exporter/blob/main/docs/runbook.md"
 EXAMPLE_CONFIG = ROOT / "exporter" / "config.example.yml"
 GOLDEN_METRICS = ROOT / "tests" / "golden" / "metrics.txt"
 DASHBOARD_JSON = ROOT / "grafana" / "dashboards" / "costs.json"
@@ -166,10 +165,7 @@ def test_every_required_alert_is_defined() -> None:
 
 
 def test_every_alert_has_a_severity_summary_description_and_runbook_section() -> None:
-    anchors = {
-        re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")
-        for heading in re.findall(r"^## (.+)$", RUNBOOK.read_text(encoding="utf-8"), re.M)
-    }
+    anchors = runbook_anchors()
     for rule in alerting_rules():
         name = rule["alert"]
         assert rule["labels"]["severity"] in ("critical", "warning", "info"), name
@@ -270,7 +266,7 @@ def test_no_inhibit_rule_can_silence_budget_warning() -> None:
         assert sources and targets, "an inhibit rule names an alert that does not exist"
 
 
-def test_alertmanager_inhibits_what_decisions_md_settles() -> None:
+def test_alertmanager_inhibits_the_overrun_under_exceeded_and_health_under_exporter_down() -> None:
     pairs = {(s, t) for sources, targets, _ in inhibitions() for s in sources for t in targets}
     assert ("BudgetExceeded", "BudgetForecastOverrun") in pairs
     for source in ("CostExporterDown", "CostExporterAbsent"):

@@ -35,8 +35,9 @@ from cost_exporter.settings import (
 )
 
 log = structlog.get_logger("cost_exporter")
-# Prometheus drops blocks older than its retention (400d in compose, DECISIONS.md):
-# more months than that only help with a longer retention.
+# Prometheus deletes blocks older than its retention (15 days by default; 400d in the
+# shipped compose file, so a year of backfill survives): more months than that only help
+# with a longer retention.
 MAX_BACKFILL_MONTHS = 24
 
 

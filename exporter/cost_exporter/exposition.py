@@ -47,7 +47,6 @@ class Rendered:
     text: bytes
     text_gzip: bytes
     openmetrics: bytes
-    rendered_at: float
 
 
 def render(
@@ -65,7 +64,6 @@ def render(
         text=text,
         text_gzip=gzip.compress(text, compresslevel=6, mtime=0),
         openmetrics=generate_openmetrics(registry),  # type: ignore[no-untyped-call]
-        rendered_at=now.timestamp(),
     )
 
 

@@ -314,12 +314,6 @@ class Config:
             return amount
         return amount * self.fx_rates[currency]
 
-    def account(self, provider: str, account: str) -> AccountEntry | None:
-        for entry in self.accounts:
-            if entry.key == (provider, account):
-                return entry
-        return None
-
 
 class ProviderEnv(BaseModel):
     """What the registry tells the loader about a provider's environment variables."""
