@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit frozen calendar containers check-config bench audit golden clean
+.PHONY: help run test lint typecheck unit frozen calendar containers check-config bench audit golden rules clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,8 +26,8 @@ run: $(STAMP) ## run the exporter on :9210 with the bundled example config (no c
 test: lint typecheck unit frozen ## lint, types, unit + end-to-end tests, frozen clock (CI then runs make containers)
 
 lint: $(STAMP) ## ruff lint and format check
-	$(BIN)/ruff check exporter tests grafana bench
-	$(BIN)/ruff format --check exporter tests grafana bench
+	$(BIN)/ruff check exporter tests grafana prometheus bench
+	$(BIN)/ruff format --check exporter tests grafana prometheus bench
 
 typecheck: $(STAMP) ## mypy --strict over the package
 	$(BIN)/mypy
@@ -60,6 +60,12 @@ audit: $(STAMP) ## pip-audit over the locked dependencies (needs network access 
 
 golden: $(STAMP) ## rewrite tests/golden after an intended /metrics change
 	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/test_golden.py
+
+# Prometheus 2.42 takes no variable in a rule's annotations: the base is written into the files.
+rules: $(STAMP) ## point runbook_url (rules, their tests, dashboard links) at RUNBOOK_BASE/docs/runbook.md
+	@test -n "$(RUNBOOK_BASE)" || { echo "usage: make rules RUNBOOK_BASE=https://<where the repository's files are served>" >&2; exit 2; }
+	$(BIN)/python prometheus/runbook.py '$(RUNBOOK_BASE)'
+	$(BIN)/python grafana/dashboard.py > grafana/dashboards/costs.json
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache

@@ -9,8 +9,10 @@ so two exporter replicas or an HA pair of Prometheus servers never double a tota
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from cost_exporter import catalog
@@ -18,10 +20,22 @@ from cost_exporter.catalog import Family
 
 UID = "cost-exporter-costs"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
-RUNBOOK = "https://github.com/cost-exporter/cost-exporter/blob/main/docs/runbook.md"
-RULES_HELP = (
-    "https://github.com/cost-exporter/cost-exporter/blob/main/README.md#attribute-costs-to-apps"
-)
+
+
+def repository_base() -> str:
+    """Where the repository's files are served: the base of the alerts' runbook_url, which
+    `make rules RUNBOOK_BASE=...` writes into the rules (prometheus/runbook.py)."""
+    path = Path(__file__).resolve().parent.parent / "prometheus" / "runbook.py"
+    spec = importlib.util.spec_from_file_location("runbook", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.base())
+
+
+BASE = repository_base()
+RUNBOOK = f"{BASE}/docs/runbook.md"
+RULES_HELP = f"{BASE}/README.md#attribute-costs-to-apps"
 SEL = 'provider=~"$provider",account=~"$account"'
 AI_SEL = f'{SEL},model=~"$model"'
 # The allocated families have no account label: apps cut across accounts.
@@ -134,7 +148,40 @@ def thresholds(*steps: tuple[str, float | None]) -> dict[str, Any]:
     }
 
 
-UTILISATION = thresholds(("green", None), ("orange", 0.8), ("red", 1.0))
+# Red from a cap's full use: the panels below replace it with the exporter's warning ratio
+# (`warning_below()`), and only a Prometheus without cost_budget_warning_ratio shows this.
+UTILISATION = thresholds(("green", None), ("red", 1.0))
+WARNING_REF = "W"
+WARNING_LEGEND = "warning ratio"
+
+
+def warning_target() -> dict[str, Any]:
+    """The exporter's `warning_ratio` as a query: BudgetWarning's threshold, from the metric."""
+    return target(WARNING_REF, f"max({catalog.WARNING_RATIO.exposed_name})", WARNING_LEGEND)
+
+
+def threshold_from(config_ref: str, legend: str, ref: str = "A") -> dict[str, Any]:
+    """Grafana's "Config from query results": the value of query `config_ref` becomes a
+    threshold of query `ref` (green below it, red from it: Grafana colours a step taken
+    from data red), and the config query itself is not drawn."""
+    return {
+        "id": "configFromData",
+        "options": {
+            "configRefId": config_ref,
+            "mappings": [
+                {"fieldName": legend, "handlerKey": "threshold1", "reducerId": "lastNotNull"}
+            ],
+            "applyTo": {"id": "byFrameRefID", "options": ref},
+        },
+    }
+
+
+def warning_below(ref: str = "A") -> list[dict[str, Any]]:
+    """The warning ratio as the threshold of query `ref`: it lives in the exporter's
+    config, never here."""
+    return [threshold_from(WARNING_REF, WARNING_LEGEND, ref)]
+
+
 TABLE_SORTED = {"options": {"showHeader": True, "sortBy": [{"displayName": "Value", "desc": True}]}}
 
 
@@ -197,7 +244,7 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
             "bargauge",
             "Forecast vs total budget",
             "Month-end forecast against the sum of configured budgets (absolute caps from the "
-            "config file). Orange at 80%, red at 100%.",
+            "config file).",
             [
                 target("A", f"sum({once(catalog.FORECAST_MONTH_END, SEL)})", "forecast"),
                 target("B", f"sum({once(catalog.BUDGET, SEL)})", "budget"),
@@ -250,8 +297,9 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
             layout,
             "bargauge",
             "Budget used per provider",
-            "Month-to-date spend divided by the provider's configured monthly budget. "
-            "BudgetWarning fires at 80%, BudgetExceeded at 100%.",
+            "Month-to-date spend divided by the provider's configured monthly budget. Red "
+            "above the exporter's warning_ratio (cost_budget_warning_ratio), where "
+            "BudgetWarning fires; BudgetExceeded fires above 100%.",
             [
                 target(
                     "A",
@@ -259,33 +307,38 @@ def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
                     f"(provider, account) sum by (provider, account) "
                     f"({once(catalog.BUDGET, SEL)})",
                     "{{provider}}/{{account}}",
-                )
+                ),
+                warning_target(),
             ],
             "percentunit",
             8,
             9,
             defaults={**UTILISATION, "min": 0, "max": 1.2},
             options={"orientation": "horizontal", "displayMode": "gradient"},
+            transformations=warning_below(),
         ),
         panel(
             layout,
             "bargauge",
             "Usage limits used",
             "Usage this month divided by its configured limit (e.g. Vercel function "
-            "invocations against the free tier).",
+            "invocations against the free tier). Red above the exporter's warning_ratio, "
+            "where BudgetWarning fires.",
             [
                 target(
                     "A",
                     f"{once(catalog.USAGE, SEL)} / on (provider, account, metric) "
                     f"{once(catalog.USAGE_LIMIT, SEL)}",
                     "{{provider}} {{metric}}",
-                )
+                ),
+                warning_target(),
             ],
             "percentunit",
             8,
             9,
             defaults={**UTILISATION, "min": 0, "max": 1.2},
             options={"orientation": "horizontal", "displayMode": "gradient"},
+            transformations=warning_below(),
         ),
     ]
 
@@ -314,21 +367,23 @@ def by_app(layout: Layout, unit: str) -> list[dict[str, Any]]:
             "bargauge",
             "Budget used per app",
             "Each app's month-to-date spend over all providers divided by its budget "
-            "(attribution.app_budgets); apps without a budget are not shown. AppBudgetWarning "
-            "fires at 80%.",
+            "(attribution.app_budgets); apps without a budget are not shown. Red above the "
+            "exporter's warning_ratio, where AppBudgetWarning fires.",
             [
                 target(
                     "A",
                     f"sum by (app) ({once(catalog.ALLOCATED_MONTH_TO_DATE, apps)}) / on (app) "
                     f"sum by (app) ({once(catalog.APP_BUDGET, apps)})",
                     "{{app}}",
-                )
+                ),
+                warning_target(),
             ],
             "percentunit",
             8,
             9,
             defaults={**UTILISATION, "min": 0, "max": 1.2},
             options={"orientation": "horizontal", "displayMode": "gradient"},
+            transformations=warning_below(),
             links=[{"title": "Runbook", "url": f"{RUNBOOK}#appbudgetwarning", "targetBlank": True}],
         ),
         panel(
@@ -753,7 +808,9 @@ def health(layout: Layout) -> list[dict[str, Any]]:
             "table",
             "Collector health",
             "Per collector: age of the data served, whether the last attempt succeeded, and "
-            "failures by reason. Data older than two days fires CostDataStale.",
+            "failures by reason. An age turns red past the exporter's staleness limit "
+            "(cost_data_stale_after_seconds, from its refresh interval), where CostDataStale "
+            "fires.",
             [
                 target(
                     "A", "time() - cost_collector_last_success_timestamp_seconds", format="table"
@@ -761,12 +818,15 @@ def health(layout: Layout) -> list[dict[str, Any]]:
                 target("B", "cost_collector_up", format="table"),
                 # Per target like A and B: each replica is a collector with its own failures.
                 target("C", "sum without (reason) (cost_collector_errors_total)", format="table"),
+                target("S", f"max({catalog.DATA_STALE_AFTER.exposed_name})", "stale after"),
             ],
             "s",
             16,
             8,
             links=runbook_link,
+            defaults=thresholds(("green", None)),
             transformations=[
+                threshold_from("S", "stale after"),
                 {"id": "merge", "options": {}},
                 {
                     "id": "organize",
@@ -786,6 +846,10 @@ def health(layout: Layout) -> list[dict[str, Any]]:
                 },
             ],
             overrides=[
+                {
+                    "matcher": {"id": "byName", "options": "data age"},
+                    "properties": [{"id": "custom.cellOptions", "value": {"type": "color-text"}}],
+                },
                 {
                     "matcher": {"id": "byName", "options": "up"},
                     "properties": [{"id": "unit", "value": "bool_on_off"}],

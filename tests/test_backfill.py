@@ -37,8 +37,8 @@ from cost_exporter.http_client import HttpClient
 from cost_exporter.logs import REDACT
 from cost_exporter.providers import REGISTRY
 from cost_exporter.providers.base import Context, ProviderSpec
-from cost_exporter.refresher import ROLLOVER_DELAY
 from cost_exporter.samples import Money, Sample
+from cost_exporter.schedule import ROLLOVER_DELAY
 from cost_exporter.settings import Config, load_exporter_settings
 from cost_exporter.snapshot import Snapshot
 from tests.fakes import FakeConfig, make_config

@@ -116,3 +116,34 @@ def test_health_panels_link_to_the_runbook() -> None:
     assert health
     for panel in health:
         assert any("runbook" in link["url"] for link in panel.get("links", []))
+
+
+def test_cap_panels_take_the_warning_threshold_from_the_exporters_ratio() -> None:
+    """The amber of a cap is the exporter's warning_ratio, read through "Config from query
+    results", never a number written into the dashboard."""
+    capped = [p for p in panels() if p["title"].lower().startswith(("budget used", "usage limits"))]
+    assert len(capped) == 3
+    for panel in capped:
+        [ratio] = [t for t in panel["targets"] if t["expr"] == "max(cost_budget_warning_ratio)"]
+        [config] = [t for t in panel["transformations"] if t["id"] == "configFromData"]
+        assert config["options"]["configRefId"] == ratio["refId"], panel["title"]
+        [mapping] = config["options"]["mappings"]
+        assert mapping == {
+            "fieldName": ratio["legendFormat"],
+            "handlerKey": "threshold1",
+            "reducerId": "lastNotNull",
+        }
+        steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        assert all(s["value"] is None or s["value"] >= 1 for s in steps), panel["title"]
+
+
+def test_collector_health_colours_data_age_from_the_exporters_staleness_limit() -> None:
+    [health] = [p for p in panels() if p["title"] == "Collector health"]
+    [limit] = [t for t in health["targets"] if t["expr"] == "max(cost_data_stale_after_seconds)"]
+    config = health["transformations"][0]
+    assert config["id"] == "configFromData"
+    assert config["options"]["configRefId"] == limit["refId"]
+    assert config["options"]["mappings"][0]["fieldName"] == limit["legendFormat"]
+    assert health["fieldConfig"]["defaults"]["thresholds"]["steps"] == [
+        {"color": "green", "value": None}
+    ]

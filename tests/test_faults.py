@@ -61,16 +61,7 @@ REFRESH_TOKEN = "refresh-token-never-logged-0123"
 HEALTHY_TOKEN = "healthy-token-never-logged-4567"
 HEALTHY_URL = "https://fake.example.test/v1/costs"
 MiB = 1024 * 1024
-HEALTH_FAMILIES = frozenset(
-    {
-        catalog.COLLECTOR_UP,
-        catalog.COLLECTOR_LAST_SUCCESS,
-        catalog.COLLECTOR_LAST_ATTEMPT,
-        catalog.COLLECTOR_DURATION,
-        catalog.COLLECTOR_ERRORS,
-        catalog.COLLECTOR_SKIPPED_RECORDS,
-    }
-)
+HEALTH_FAMILIES = frozenset(catalog.COLLECTOR_HEALTH)
 
 # Ports of 127.0.0.1 whose requests go out for real in the current phase.
 LIVE_PORTS: set[int] = set()

@@ -13,6 +13,7 @@ from pathlib import Path
 from cost_exporter import catalog
 from cost_exporter.exposition import render
 from cost_exporter.samples import Money, Sample
+from cost_exporter.schedule import Schedule
 from cost_exporter.settings import Budget, Config
 from cost_exporter.snapshot import AccountState, Snapshot
 
@@ -120,7 +121,8 @@ def fixed_config() -> Config:
 
 
 def test_metrics_text_matches_the_golden_file() -> None:
-    text = render(fixed_snapshot(), fixed_config(), NOW).text.decode()
+    schedule = Schedule(refresh_interval_s=86400, retry_interval_s=3600)
+    text = render(fixed_snapshot(), fixed_config(), NOW, schedule).text.decode()
     golden = GOLDEN / "metrics.txt"
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(text)

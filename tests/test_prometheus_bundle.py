@@ -31,6 +31,7 @@ from cost_exporter.providers import env_specs
 from cost_exporter.refresher import Refresher
 from cost_exporter.settings import load_config, load_exporter_settings
 from tests.e2e.binaries import AMTOOL, PROMTOOL, require
+from tests.runbook import RUNBOOK_URL, runbook_anchors
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS = ROOT / "prometheus"
@@ -38,8 +39,6 @@ PROMETHEUS_YML = PROMETHEUS / "prometheus.yml"
 ALERTMANAGER_YML = PROMETHEUS / "alertmanager.yml"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
 RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
-RUNBOOK = ROOT / "docs" / "runbook.md"
-RUNBOOK_URL = "https://github.com/cost-exporter/cost-exporter/blob/main/docs/runbook.md"
 EXAMPLE_CONFIG = ROOT / "exporter" / "config.example.yml"
 GOLDEN_METRICS = ROOT / "tests" / "golden" / "metrics.txt"
 DASHBOARD_JSON = ROOT / "grafana" / "dashboards" / "costs.json"
@@ -166,10 +165,7 @@ def test_every_required_alert_is_defined() -> None:
 
 
 def test_every_alert_has_a_severity_summary_description_and_runbook_section() -> None:
-    anchors = {
-        re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")
-        for heading in re.findall(r"^## (.+)$", RUNBOOK.read_text(encoding="utf-8"), re.M)
-    }
+    anchors = runbook_anchors()
     for rule in alerting_rules():
         name = rule["alert"]
         assert rule["labels"]["severity"] in ("critical", "warning", "info"), name
@@ -202,6 +198,39 @@ def test_rules_only_query_metrics_the_exporter_publishes() -> None:
             assert name in published, f"{rule.get('alert') or rule['record']}: {name}"
         for name in re.findall(r"\b\w+:\w+:\w+\b", text):
             assert name in recorded, f"{rule.get('alert') or rule['record']}: {name}"
+
+
+WARNING_THRESHOLD = re.compile(
+    r"max by \((?P<by>[\w, ]+)\) \(\s*(?P<cap>cost_\w+) \* ignoring \((?P<ignoring>[\w, ]+)\)"
+    r" group_left \(\) cost_budget_warning_ratio\s*\)"
+)
+
+
+def label_set(text: str) -> set[str]:
+    return {label.strip() for label in text.split(",")}
+
+
+def test_the_warning_ratio_is_applied_per_target_before_the_max() -> None:
+    """cost_budget_warning_ratio has no labels of its own: scraped, it carries only target
+    labels. Each cap is multiplied by the ratio of its own target (ignoring the cap's own
+    labels), then max'ed by those labels; the warnings compare with these records only."""
+    records = {}
+    for rule in rules():
+        if "cost_budget_warning_ratio" in rule["expr"]:
+            match = WARNING_THRESHOLD.fullmatch(rule["expr"].strip())
+            assert match, f"{rule.get('record') or rule.get('alert')}: {rule['expr']}"
+            own = set(FAMILIES[match["cap"]].labels)
+            assert label_set(match["by"]) == label_set(match["ignoring"]) == own
+            records[match["cap"]] = rule["record"]
+        assert "scalar(" not in rule["expr"], "scalar() is NaN with two replicas"
+    caps = (catalog.BUDGET, catalog.USAGE_LIMIT, catalog.APP_BUDGET)
+    assert set(records) == {family.exposed_name for family in caps}
+    warnings = [r for r in alerting_rules() if r["alert"] in ("BudgetWarning", "AppBudgetWarning")]
+    assert len(warnings) == 3
+    for rule in warnings:
+        assert any(record in rule["expr"] for record in records.values()), rule["expr"]
+        annotations = " ".join(rule["annotations"].values())
+        assert '{{ with query "max(cost_budget_warning_ratio)" }}' in annotations
 
 
 def matches(matcher: str, alertname: str) -> bool:
@@ -237,7 +266,7 @@ def test_no_inhibit_rule_can_silence_budget_warning() -> None:
         assert sources and targets, "an inhibit rule names an alert that does not exist"
 
 
-def test_alertmanager_inhibits_what_decisions_md_settles() -> None:
+def test_alertmanager_inhibits_the_overrun_under_exceeded_and_health_under_exporter_down() -> None:
     pairs = {(s, t) for sources, targets, _ in inhibitions() for s in sources for t in targets}
     assert ("BudgetExceeded", "BudgetForecastOverrun") in pairs
     for source in ("CostExporterDown", "CostExporterAbsent"):
@@ -287,17 +316,7 @@ def test_prometheus_scrapes_the_exporter_every_minute_and_loads_the_rules() -> N
 
 FAMILIES = {family.exposed_name: family for family in catalog.ALL}
 # Health stays per target: each replica is a collector with its own failures.
-HEALTH = {
-    family.exposed_name
-    for family in (
-        catalog.COLLECTOR_UP,
-        catalog.COLLECTOR_LAST_SUCCESS,
-        catalog.COLLECTOR_LAST_ATTEMPT,
-        catalog.COLLECTOR_DURATION,
-        catalog.COLLECTOR_ERRORS,
-        catalog.COLLECTOR_SKIPPED_RECORDS,
-    )
-}
+HEALTH = {family.exposed_name for family in (*catalog.COLLECTOR_HEALTH, catalog.DATA_STALE_AFTER)}
 
 TOKEN = re.compile(
     r"""\s*(?:

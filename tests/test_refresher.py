@@ -11,8 +11,9 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from cost_exporter import catalog
+from cost_exporter.errors import CollectorError
 from cost_exporter.exposition import collect_series
-from cost_exporter.samples import Sample
+from cost_exporter.samples import BadAmount, Sample
 from tests.fakes import Fakes, fake_provider, make_config, make_refresher, spend
 
 CONFIG = """
@@ -56,8 +57,10 @@ async def first_good_refresh(tmp_path: Path, fakes: Fakes):  # type: ignore[no-u
     ("failure", "reason"),
     [
         (RuntimeError("boom"), "internal"),
-        (KeyError("total"), "parse"),
-        (ValueError("garbage"), "parse"),
+        # Raised by the test double, not while a provider module read a payload: our bug.
+        (KeyError("total"), "internal"),
+        (BadAmount("not an amount: 'garbage'"), "parse"),
+        (CollectorError("parse", "response is not valid JSON"), "parse"),
     ],
 )
 async def test_a_raising_provider_keeps_its_last_values_and_counts_the_reason(
@@ -133,6 +136,29 @@ async def test_errors_counter_is_zero_for_every_reason_before_any_failure(
             f'cost_collector_errors_total{{account="good",provider="fake",reason="{reason}"}} 0.0'
             in text
         )
+
+
+async def test_failures_in_a_row_count_until_a_success_and_survive_a_restart(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    """CostCollectorFailing fires on the second failure in a row, whatever the retry
+    interval: the count is the exporter's, not a duration guessed in the rules."""
+    refresher = await first_good_refresh(tmp_path, fakes)
+    line = b'cost_collector_consecutive_failures{account="flaky",provider="fake"} '
+    assert line + b"0.0" in refresher.rendered.text
+    fakes.raises("flaky", RuntimeError("down"))
+    await refresher.refresh()
+    await refresher.refresh()
+    assert line + b"2.0" in refresher.rendered.text
+    assert b'cost_collector_consecutive_failures{account="good",provider="fake"} 0.0' in (
+        refresher.rendered.text
+    )
+    restarted = make_refresher(tmp_path, refresher.config)
+    restarted.restore()
+    assert line + b"2.0" in restarted.rendered.text
+    fakes.returns("flaky", spend("21"))
+    await restarted.refresh()
+    assert line + b"0.0" in restarted.rendered.text
 
 
 async def test_restart_restores_the_snapshot_and_does_not_collect_again(

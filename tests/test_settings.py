@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,22 @@ def test_a_negative_budget_is_refused(tmp_path: Path) -> None:
     message = error_of(tmp_path, "budgets:\n  - {provider: fake, monthly: -5}\n")
     assert "budgets.0.monthly" in message
     assert "greater than or equal to 0" in message
+
+
+def test_the_warning_ratio_defaults_to_80_percent_and_takes_a_share_of_a_cap(
+    tmp_path: Path,
+) -> None:
+    assert make_config(tmp_path, "").warning_ratio == Decimal("0.8")
+    assert make_config(tmp_path, "warning_ratio: 0.65\n").warning_ratio == Decimal("0.65")
+
+
+@pytest.mark.parametrize("value", ["0", "1", "80", "-0.2"])
+def test_a_warning_ratio_outside_0_to_1_names_file_key_and_reason(
+    tmp_path: Path, value: str
+) -> None:
+    message = error_of(tmp_path, f"warning_ratio: {value}\n")
+    assert message.startswith(f"{tmp_path / 'config.yml'}: warning_ratio: ")
+    assert "between 0 and 1" in message
 
 
 def test_an_unknown_provider_lists_the_known_ones(tmp_path: Path) -> None:

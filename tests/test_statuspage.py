@@ -27,6 +27,7 @@ from cost_exporter.app import create_app
 from cost_exporter.exposition import render
 from cost_exporter.providers.base import Context
 from cost_exporter.samples import Money, Sample
+from cost_exporter.schedule import Schedule
 from cost_exporter.settings import Config
 from cost_exporter.snapshot import AccountState, Snapshot
 from cost_exporter.summary import Usage
@@ -129,7 +130,7 @@ def config(tmp_path: Path) -> Config:
 
 def build(snapshot: Snapshot, config: Config, now: datetime = NOW, **kw: Any) -> summary.Summary:
     kw.setdefault("next_collection", now + timedelta(hours=21))
-    kw.setdefault("stale_after_s", 2 * 86400)
+    kw.setdefault("schedule", Schedule(refresh_interval_s=86400, retry_interval_s=3600))
     return summary.build(snapshot, config, now, **kw)
 
 
@@ -373,7 +374,7 @@ def test_hostile_strings_from_providers_and_config_render_as_text(config: Config
 def test_usage_is_said_in_words_with_its_unit(
     metric: str, value: str | None, limit: str, words: str
 ) -> None:
-    usage = Usage(metric, None if value is None else Decimal(value), Decimal(limit))
+    usage = Usage(metric, None if value is None else Decimal(value), Decimal(limit), Decimal("0.8"))
     assert statuspage.usage_words(usage) == words
 
 
@@ -386,8 +387,28 @@ def test_usage_is_said_in_words_with_its_unit(
         ("1", "0", "exceeded"),
     ],
 )
-def test_caps_turn_amber_from_80_and_red_from_100_percent(used: str, cap: str, status: str) -> None:
-    assert summary.cap_status(Decimal(used), Decimal(cap)) == status
+def test_caps_turn_amber_from_the_warning_ratio_and_red_from_100_percent(
+    used: str, cap: str, status: str
+) -> None:
+    assert summary.cap_status(Decimal(used), Decimal(cap), Decimal("0.8")) == status
+
+
+def test_the_page_and_json_warn_from_the_configured_warning_ratio(tmp_path: Path) -> None:
+    # vercel: 16 of 20 (80%), both usage metrics at 81%; ovh: 270 + 25 of 300 (98%).
+    config = make_config(tmp_path, CONFIG + "warning_ratio: 0.9\n")
+    body = summary.to_json(build(all_ok(), config))
+    assert body["warning_ratio"] == 0.9
+    rows = {r["provider"]: r for r in body["spend"]}
+    assert rows["vercel"]["budget_status"] == "ok"
+    assert [u["status"] for u in rows["vercel"]["usage"]] == ["ok", "ok"]
+    assert rows["ovh"]["budget_status"] == "warning"
+    assert "near the cap" not in text(row(page_of(all_ok(), config), "vercel"))
+
+    config = make_config(tmp_path, CONFIG + "warning_ratio: 0.5\n")
+    rows = {r["provider"]: r for r in summary.to_json(build(all_ok(), config))["spend"]}
+    assert rows["vercel"]["budget_status"] == "warning"
+    assert [u["status"] for u in rows["vercel"]["usage"]] == ["warning", "warning"]
+    assert "near the cap" in text(row(page_of(all_ok(), config), "vercel"))
 
 
 def test_a_percentage_just_under_a_threshold_is_never_shown_rounded_up(config: Config) -> None:
@@ -422,6 +443,7 @@ SUMMARY_KEYS = {
         "month",
         "currency",
         "fx_rates",
+        "warning_ratio",
         "totals",
         "data",
         "spend",

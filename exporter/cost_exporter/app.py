@@ -141,18 +141,17 @@ def _authorised(request: Request, refresher: Refresher) -> bool:
 
 def health_report(refresher: Refresher) -> tuple[dict[str, Any], int]:
     """Is the data useful? `ok` when every account is fresh, `degraded` when some are
-    stale or failing, `unusable` (503) when no account has data at all."""
-    now = refresher.clock().timestamp()
-    stale_after = 2 * refresher.settings.refresh_interval_s
+    stale or failing, `unusable` (503) when no account has data at all. Fresh is the
+    schedule's answer, on the refresher's clock, as everywhere else."""
+    now = refresher.clock()
     accounts = []
     for state in refresher.snapshot.accounts.values():
-        fresh = state.last_success is not None and now - state.last_success <= stale_after
         accounts.append(
             {
                 "provider": state.provider,
                 "account": state.account,
                 "up": state.up,
-                "fresh": fresh,
+                "fresh": refresher.schedule.fresh(state, now),
                 "last_success": state.last_success,
             }
         )
@@ -166,4 +165,9 @@ def health_report(refresher: Refresher) -> tuple[dict[str, Any], int]:
         status, code = "ok", 200
     else:
         status, code = "degraded", 200
-    return {"status": status, "accounts": accounts}, code
+    body = {
+        "status": status,
+        "stale_after_s": refresher.schedule.stale_after_s,
+        "accounts": accounts,
+    }
+    return body, code

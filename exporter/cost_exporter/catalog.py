@@ -107,6 +107,13 @@ USAGE_LIMIT = Family(
     "Configured absolute usage limit for a usage metric (from the config file).",
     ("provider", "account", "metric"),
 )
+WARNING_RATIO = Family(
+    "cost_budget_warning_ratio",
+    Kind.GAUGE,
+    "Configured share of a cap above which BudgetWarning and AppBudgetWarning fire "
+    "(warning_ratio in the config file).",
+    (),
+)
 
 # --- usage ---------------------------------------------------------------
 USAGE = Family(
@@ -377,6 +384,26 @@ COLLECTOR_LAST_ATTEMPT = Family(
     "Unix time of the last collection attempt, successful or not.",
     ("provider", "account"),
 )
+COLLECTOR_FAILURES_IN_A_ROW = Family(
+    "cost_collector_consecutive_failures",
+    Kind.GAUGE,
+    "Failed collections since the last success (0 after a success): 2 means the retry failed too.",
+    ("provider", "account"),
+)
+COLLECTOR_NEXT_DUE = Family(
+    "cost_collector_next_due_timestamp_seconds",
+    Kind.GAUGE,
+    "Unix time the next scheduled collection is due: the refresh interval after a success, "
+    "the retry interval after a failure, at the latest just after the next month starts.",
+    ("provider", "account"),
+)
+DATA_STALE_AFTER = Family(
+    "cost_data_stale_after_seconds",
+    Kind.GAUGE,
+    "Data whose last successful collection is older than this is stale (two refresh "
+    "intervals): CostDataStale, /healthz and the status page go by it.",
+    (),
+)
 COLLECTOR_DURATION = Family(
     "cost_collector_duration_seconds",
     Kind.GAUGE,
@@ -439,6 +466,7 @@ ALL: tuple[Family, ...] = (
     PROJECT_MONTH_TO_DATE,
     BUDGET,
     USAGE_LIMIT,
+    WARNING_RATIO,
     USAGE,
     BUCKET_USAGE,
     ZONE_MONTH_TO_DATE,
@@ -471,6 +499,9 @@ ALL: tuple[Family, ...] = (
     COLLECTOR_UP,
     COLLECTOR_LAST_SUCCESS,
     COLLECTOR_LAST_ATTEMPT,
+    COLLECTOR_FAILURES_IN_A_ROW,
+    COLLECTOR_NEXT_DUE,
+    DATA_STALE_AFTER,
     COLLECTOR_DURATION,
     COLLECTOR_ERRORS,
     COLLECTOR_SKIPPED_RECORDS,
@@ -478,4 +509,15 @@ ALL: tuple[Family, ...] = (
     FX_RATE,
 )
 BY_NAME: dict[str, Family] = {family.name: family for family in ALL}
+COLLECTOR_HEALTH: tuple[Family, ...] = (
+    COLLECTOR_UP,
+    COLLECTOR_LAST_SUCCESS,
+    COLLECTOR_LAST_ATTEMPT,
+    COLLECTOR_FAILURES_IN_A_ROW,
+    COLLECTOR_NEXT_DUE,
+    COLLECTOR_DURATION,
+    COLLECTOR_ERRORS,
+    COLLECTOR_SKIPPED_RECORDS,
+)
+"""Each collector's own health: every replica has its own, so they stay per target."""
 PUBLISHED: tuple[Family, ...] = tuple(family for family in ALL if not family.internal)

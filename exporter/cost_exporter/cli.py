@@ -15,8 +15,9 @@ from cost_exporter.commands import attribution, check_config, collect, load, pro
 from cost_exporter.errors import ConfigError
 from cost_exporter.settings import environ
 
-# Prometheus drops blocks older than its retention (400d in docker-compose.yml):
-# more months than that only help with a longer retention.
+# Prometheus deletes blocks older than its retention (15 days by default; 400d in the
+# shipped compose file, so a year of backfill survives): more months than that only help
+# with a longer retention.
 MAX_BACKFILL_MONTHS = 24
 
 

@@ -32,6 +32,7 @@ from cost_exporter import __version__, attribution, catalog, forecast
 from cost_exporter.attribution import Row
 from cost_exporter.catalog import Family, Kind
 from cost_exporter.periods import same_month
+from cost_exporter.schedule import Schedule
 from cost_exporter.settings import Config, missing_rate
 from cost_exporter.snapshot import AccountState, Snapshot
 
@@ -50,7 +51,6 @@ class Rendered:
     text_gzip: bytes
     openmetrics: bytes
     openmetrics_gzip: bytes
-    rendered_at: float
 
     def body(self, accept: str, accept_encoding: str) -> tuple[bytes, str, bool]:
         """(body, content type, gzipped) for a scrape's Accept and Accept-Encoding headers,
@@ -64,9 +64,14 @@ class Rendered:
         return (self.text_gzip if zipped else self.text), TEXT_CONTENT_TYPE, zipped
 
 
-def render(snapshot: Snapshot, config: Config, now: datetime | None = None) -> Rendered:
+def render(
+    snapshot: Snapshot,
+    config: Config,
+    now: datetime | None = None,
+    schedule: Schedule | None = None,
+) -> Rendered:
     now = now or datetime.now(UTC)
-    metrics = list(build(snapshot, config, now))
+    metrics = list(build(snapshot, config, now, schedule))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FixedMetrics(metrics))
     text = generate_text(registry)
@@ -76,7 +81,6 @@ def render(snapshot: Snapshot, config: Config, now: datetime | None = None) -> R
         text_gzip=gzip.compress(text, compresslevel=6, mtime=0),
         openmetrics=openmetrics,
         openmetrics_gzip=gzip.compress(openmetrics, compresslevel=6, mtime=0),
-        rendered_at=now.timestamp(),
     )
 
 
@@ -90,8 +94,11 @@ class FixedMetrics:
         return iter(self._metrics)
 
 
-def collect_series(snapshot: Snapshot, config: Config, now: datetime) -> Series:
-    """Every value the exporter publishes, by family and label values."""
+def collect_series(
+    snapshot: Snapshot, config: Config, now: datetime, schedule: Schedule | None = None
+) -> Series:
+    """Every value the exporter publishes, by family and label values; the schedule's
+    series only with a schedule (the serving exporter's)."""
     series: Series = defaultdict(lambda: defaultdict(Decimal))
     published = {
         key: list(published_samples(s, config, now)) for key, s in snapshot.accounts.items()
@@ -103,13 +110,17 @@ def collect_series(snapshot: Snapshot, config: Config, now: datetime) -> Series:
         attribution.add_series(series, config.attribution, collected, config.reporting_currency)
     _add_caps(series, config)
     _add_health(series, snapshot.accounts.values())
+    if schedule is not None:
+        _add_schedule(series, snapshot.accounts.values(), schedule)
     for rate_from, rate in sorted(config.fx_rates.items()):
         series[catalog.FX_RATE][(rate_from, config.reporting_currency)] = rate
     return series
 
 
-def build(snapshot: Snapshot, config: Config, now: datetime) -> Iterator[Metric]:
-    series = collect_series(snapshot, config, now)
+def build(
+    snapshot: Snapshot, config: Config, now: datetime, schedule: Schedule | None = None
+) -> Iterator[Metric]:
+    series = collect_series(snapshot, config, now, schedule)
     for family in catalog.PUBLISHED:
         if family is catalog.BUILD_INFO:
             info = InfoMetricFamily(family.name, family.help, labels=[])
@@ -213,6 +224,7 @@ def _add_last_day(
 
 
 def _add_caps(series: Series, config: Config) -> None:
+    series[catalog.WARNING_RATIO][()] = config.warning_ratio
     for budget in config.budgets:
         key = (budget.provider, budget.account, config.reporting_currency)
         if budget.monthly is not None:
@@ -233,8 +245,17 @@ def _add_health(series: Series, states: Iterable[AccountState]) -> None:
             series[catalog.COLLECTOR_LAST_SUCCESS][key] = Decimal(str(state.last_success))
         if state.last_attempt is not None:
             series[catalog.COLLECTOR_LAST_ATTEMPT][key] = Decimal(str(state.last_attempt))
+        series[catalog.COLLECTOR_FAILURES_IN_A_ROW][key] = Decimal(state.failures_in_a_row)
         if state.duration_s is not None:
             series[catalog.COLLECTOR_DURATION][key] = Decimal(str(round(state.duration_s, 6)))
         for reason in catalog.ERROR_REASONS:
             series[catalog.COLLECTOR_ERRORS][(*key, reason)] = Decimal(state.errors.get(reason, 0))
         series[catalog.COLLECTOR_SKIPPED_RECORDS][key] = Decimal(state.skipped_records)
+
+
+def _add_schedule(series: Series, states: Iterable[AccountState], schedule: Schedule) -> None:
+    series[catalog.DATA_STALE_AFTER][()] = Decimal(str(schedule.stale_after_s))
+    for state in states:
+        due = schedule.next_due(state)
+        if due is not None:  # never attempted: due at once, no time to publish
+            series[catalog.COLLECTOR_NEXT_DUE][state.key] = Decimal(str(due.timestamp()))

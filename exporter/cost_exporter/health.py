@@ -9,6 +9,7 @@ lose them all. Providers never record their own health.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from cost_exporter.errors import CollectorError
 from cost_exporter.logs import REDACT
 from cost_exporter.periods import same_month
 from cost_exporter.providers.base import Context, ProviderSpec
-from cost_exporter.samples import BadAmount, Sample
+from cost_exporter.samples import BadAmount, BadRecord, Sample
 from cost_exporter.settings import AccountEntry, Config, missing_rate
 
 log = structlog.get_logger("cost_exporter.health")
@@ -45,14 +46,47 @@ class Outcome:
         return self.samples is not None
 
 
+# Errors that only ever describe provider data: an amount that is not a number, a record
+# that is not one, a body that is not JSON.
+PROVIDER_DATA_ERRORS = (BadAmount, BadRecord, json.JSONDecodeError)
+# What reading a payload of the wrong shape raises: a missing key, a list where an object
+# was expected, an empty list, text where a number was expected, a None.
+SHAPE_ERRORS = (KeyError, TypeError, IndexError, ValueError, AttributeError)
+# The modules that read provider payloads: a shape error raised there is the payload's.
+PAYLOAD_READERS = ("cost_exporter.providers.", "cost_exporter.focus_records")
+
+
 def classify(exc: BaseException) -> tuple[str, str]:
+    """The counted reason and the message of a failed collection.
+
+    `parse` blames the provider's data, so it is kept for errors about that data: the
+    provider-data error types, a CollectorError("parse") (unreadable JSON, broken paging),
+    and a shape error raised while a provider module or the FOCUS record reader walked a
+    payload. The same KeyError or TypeError raised in the exporter's own code is our bug:
+    `internal`."""
     if isinstance(exc, CollectorError):
         return exc.reason, str(exc)
     if isinstance(exc, TimeoutError):
         return "timeout", "collection timed out"
-    if isinstance(exc, BadAmount | KeyError | ValueError | TypeError | IndexError):
+    if isinstance(exc, PROVIDER_DATA_ERRORS) or (
+        isinstance(exc, SHAPE_ERRORS) and _raised_by_payload_reader(exc)
+    ):
         return "parse", f"unexpected response shape: {type(exc).__name__}: {exc}"
     return "internal", f"{type(exc).__name__}: {exc}"
+
+
+def _raised_by_payload_reader(exc: BaseException) -> bool:
+    """Whether the innermost frame of the exporter's own code that the exception passed
+    through is a payload reader (frames of the standard library or of tests do not count:
+    `int("x")` in a provider module is the provider module's)."""
+    module = None
+    tb = exc.__traceback__
+    while tb is not None:
+        name = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if name.startswith("cost_exporter."):
+            module = name
+        tb = tb.tb_next
+    return module is not None and module.startswith(PAYLOAD_READERS)
 
 
 async def run(

@@ -3,10 +3,10 @@
 The refresher owns the current snapshot and its rendering. Collections run
 all due provider accounts concurrently; a refresh that is already running is
 joined, never doubled, so fifty `POST /refresh` calls cost one collection.
-An account is due when its last attempt is older than the refresh interval
-(the shorter retry interval after a failure), when it has never been
-collected, or when the calendar month changed since its last success, so the
-1st of the month starts from zero, not from last month's total.
+An account is due when the schedule (`schedule.Schedule.next_due`) says so:
+the refresh interval after a success, the shorter retry interval after a
+failure, at once when it was never collected, and just after a new calendar
+month starts, so the 1st starts from zero, not from last month's total.
 """
 
 from __future__ import annotations
@@ -24,17 +24,14 @@ from cost_exporter import exposition, health
 from cost_exporter import snapshot as snapshots
 from cost_exporter.exposition import Rendered
 from cost_exporter.http_client import HttpClient
-from cost_exporter.periods import next_month_start
 from cost_exporter.providers import REGISTRY
 from cost_exporter.providers.base import Context
+from cost_exporter.schedule import Schedule
 from cost_exporter.settings import AccountEntry, Config, ExporterSettings
 from cost_exporter.snapshot import Key, Snapshot
 
 log = structlog.get_logger("cost_exporter.refresher")
 Clock = Callable[[], datetime]
-# Collect a little after midnight UTC on the 1st: providers need a moment to
-# close the previous day.
-ROLLOVER_DELAY = timedelta(minutes=5)
 
 
 def utc_now() -> datetime:
@@ -71,12 +68,13 @@ class Refresher:
         persist: bool = True,
     ) -> None:
         self.settings = settings
+        self.schedule = Schedule.of(settings)
         self.persist = persist
         self.http = http
         self.clock = clock
         self.config = config
         self._snapshot = Snapshot().for_accounts(e.key for e in config.accounts)
-        self.rendered: Rendered = exposition.render(self._snapshot, config, clock())
+        self.rendered: Rendered = exposition.render(self._snapshot, config, clock(), self.schedule)
         self._inflight: asyncio.Task[RefreshResult] | None = None
         self._inflight_keys: frozenset[Key] = frozenset()
         self._wake = asyncio.Event()
@@ -108,7 +106,7 @@ class Refresher:
 
     def _publish(self, snapshot: Snapshot, persist: bool = True) -> None:
         self._snapshot = snapshot
-        self.rendered = exposition.render(snapshot, self.config, self.clock())
+        self.rendered = exposition.render(snapshot, self.config, self.clock(), self.schedule)
         if persist and self.persist:
             try:
                 snapshots.save(snapshot, self.state_path)
@@ -127,12 +125,8 @@ class Refresher:
         return min(dues, default=self.clock() + timedelta(seconds=self.settings.refresh_interval_s))
 
     def _next_due(self, key: Key) -> datetime:
-        state = self._snapshot.accounts.get(key)
-        if state is None or state.last_attempt is None:
-            return datetime.min.replace(tzinfo=UTC)
-        attempt = datetime.fromtimestamp(state.last_attempt, UTC)
-        wait = self.settings.refresh_interval_s if state.up else self.settings.retry_interval_s
-        return min(attempt + timedelta(seconds=wait), next_month_start(attempt) + ROLLOVER_DELAY)
+        due = self.schedule.next_due(self._snapshot.accounts.get(key))
+        return datetime.min.replace(tzinfo=UTC) if due is None else due
 
     def start(self, providers: Iterable[str] | None = None) -> asyncio.Task[RefreshResult]:
         """Start a collection (all accounts, or the named providers'), or join the one

@@ -38,6 +38,9 @@ from cost_exporter.dimensions import BREAKDOWNS, VENDOR, dimensions
 from cost_exporter.errors import ConfigError
 
 DEFAULT_CURRENCY = "USD"
+DEFAULT_WARNING_RATIO = Decimal("0.8")
+"""The share of a cap above which BudgetWarning and AppBudgetWarning fire and the status page
+turns a cap amber: late enough not to cry wolf on an ordinary month, early enough to act on."""
 
 
 # --- secrets ------------------------------------------------------------------
@@ -240,6 +243,7 @@ class Attribution(Strict):
 
 class FileConfig(Strict):
     reporting_currency: str = Field(DEFAULT_CURRENCY, pattern="^[A-Z]{3}$")
+    warning_ratio: Decimal = DEFAULT_WARNING_RATIO
     fx_rates: dict[str, Decimal] = Field(default_factory=dict)
     budgets: list[Budget] = Field(default_factory=list)
     providers: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
@@ -253,6 +257,16 @@ class FileConfig(Strict):
                 raise ValueError(f"{code}: currency codes are three capital letters (ISO 4217)")
             if rate <= 0:
                 raise ValueError(f"{code}: a rate must be positive")
+        return value
+
+    @field_validator("warning_ratio")
+    @classmethod
+    def _a_share(cls, value: Decimal) -> Decimal:
+        if not 0 < value < 1:
+            raise ValueError(
+                f"{value} is not a share of a cap: give a number between 0 and 1, both "
+                "excluded (0.75 warns above 75% of each cap)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -291,18 +305,14 @@ class Config:
     secrets: frozenset[str] = field(default_factory=frozenset, repr=False)
     attribution: Attribution | None = None
     """Off (no allocated series) unless the file has an `attribution:` section."""
+    warning_ratio: Decimal = DEFAULT_WARNING_RATIO
+    """Published as cost_budget_warning_ratio; the rules, dashboard and status page read that."""
 
     def convert(self, amount: Decimal, currency: str) -> Decimal:
         """Amount in the reporting currency, with the configured fixed rates."""
         if currency == self.reporting_currency:
             return amount
         return amount * self.fx_rates[currency]
-
-    def account(self, provider: str, account: str) -> AccountEntry | None:
-        for entry in self.accounts:
-            if entry.key == (provider, account):
-                return entry
-        return None
 
 
 class ProviderEnv(BaseModel):
@@ -356,6 +366,7 @@ def load_config(
         accounts=tuple(accounts),
         secrets=frozenset(s for s in secrets if len(s) >= 4),
         attribution=file_config.attribution,
+        warning_ratio=file_config.warning_ratio,
     )
 
 

@@ -47,6 +47,8 @@ class AccountState:
     last_error: str | None = None
     errors: Mapping[str, int] = field(default_factory=_zero_errors)
     skipped_records: int = 0
+    failures_in_a_row: int = 0
+    """Failed collections since the last success: 2 means the retry failed too."""
 
     @property
     def key(self) -> Key:
@@ -65,6 +67,7 @@ class AccountState:
                 duration_s=outcome.duration_s,
                 last_error=None,
                 skipped_records=skipped,
+                failures_in_a_row=0,
             )
         errors = dict(self.errors)
         reason = outcome.error_reason or "internal"
@@ -77,6 +80,7 @@ class AccountState:
             last_error=outcome.error_message,
             errors=errors,
             skipped_records=skipped,
+            failures_in_a_row=self.failures_in_a_row + 1,
         )
 
 
@@ -122,6 +126,7 @@ def _state_to_json(state: AccountState) -> dict[str, Any]:
         "last_error": state.last_error,
         "errors": dict(state.errors),
         "skipped_records": state.skipped_records,
+        "failures_in_a_row": state.failures_in_a_row,
         "samples": [
             {
                 "family": s.family.name,
@@ -161,6 +166,7 @@ def _state_from_json(item: Mapping[str, Any]) -> AccountState:
         last_error=item.get("last_error"),
         errors=errors,
         skipped_records=int(item.get("skipped_records", 0)),
+        failures_in_a_row=int(item.get("failures_in_a_row", 0)),
     )
 
 

@@ -314,7 +314,7 @@ def bar(pct: Decimal | None, status: str | None) -> str:
 
 
 def sparkline(days: tuple[tuple[date, Decimal], ...], currency: str) -> str:
-    """This month's daily spend as a polyline over the month's days; nothing below 2 days."""
+    """This month's daily spend as a polyline over the month's days; empty before a second day."""
     if len(days) < 2:
         return ""
     width, height, pad = 120, 28, 2
@@ -358,7 +358,8 @@ def _td(label: str, inner: str, css: str = "") -> str:
 
 
 def _percent(pct: Decimal | None) -> str:
-    # Rounded down, so a bar never reads "80%" while its cap is not reached yet.
+    # Rounded down, so a bar never reads a threshold's percentage (the warning ratio's,
+    # 100%) before the threshold is reached.
     return "-" if pct is None else f"{int(pct):,}%"
 
 

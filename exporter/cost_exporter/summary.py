@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from cost_exporter import __version__, catalog
 from cost_exporter.exposition import Series, collect_series
+from cost_exporter.schedule import Schedule
 from cost_exporter.settings import Config
 from cost_exporter.snapshot import AccountState, Key, Snapshot
 
@@ -32,10 +33,6 @@ if TYPE_CHECKING:
     from cost_exporter.refresher import Refresher
 
 SCHEMA_VERSION = 1
-WARN_AT = Decimal("0.8")
-"""A cap is amber from 80% (the BudgetWarning alert) and red from 100% (BudgetExceeded)."""
-STALE_AFTER_INTERVALS = 2
-"""Same rule as `/healthz`: data older than two refresh intervals is stale."""
 GRAFANA_DASHBOARD_PATH = "/d/cost-exporter-costs"
 """The Costs dashboard's uid in grafana/dashboards/costs.json (a test keeps them equal)."""
 
@@ -45,8 +42,9 @@ NO_COLLECTOR = "unconfigured"
 SPEND_FAMILIES = (catalog.MONTH_TO_DATE, catalog.PREVIOUS_MONTH, catalog.DAILY_SPEND, catalog.USAGE)
 
 
-def cap_status(used: Decimal | None, cap: Decimal | None) -> str | None:
-    """`ok`, `warning` (from 80%) or `exceeded` (from 100%); None without both numbers."""
+def cap_status(used: Decimal | None, cap: Decimal | None, warning_ratio: Decimal) -> str | None:
+    """`ok`, `warning` (from the warning ratio, cost_budget_warning_ratio, that BudgetWarning
+    reads) or `exceeded` (from 100%, BudgetExceeded); None without both numbers."""
     if used is None or cap is None:
         return None
     if cap <= 0:
@@ -54,7 +52,7 @@ def cap_status(used: Decimal | None, cap: Decimal | None) -> str | None:
     ratio = used / cap
     if ratio >= 1:
         return "exceeded"
-    return "warning" if ratio >= WARN_AT else "ok"
+    return "warning" if ratio >= warning_ratio else "ok"
 
 
 def percent(part: Decimal | None, whole: Decimal | None) -> Decimal | None:
@@ -70,10 +68,11 @@ class Usage:
     metric: str
     value: Decimal | None
     limit: Decimal
+    warning_ratio: Decimal
 
     @property
     def status(self) -> str | None:
-        return cap_status(self.value, self.limit)
+        return cap_status(self.value, self.limit, self.warning_ratio)
 
     @property
     def used_pct(self) -> Decimal | None:
@@ -108,6 +107,7 @@ class SpendRow:
     collectors: tuple[Key, ...]
     state: str
     last_success: float | None
+    warning_ratio: Decimal
 
     @property
     def sources(self) -> dict[str, Decimal]:
@@ -122,7 +122,7 @@ class SpendRow:
 
     @property
     def budget_status(self) -> str | None:
-        return cap_status(self.month_to_date, self.budget)
+        return cap_status(self.month_to_date, self.budget, self.warning_ratio)
 
     @property
     def budget_used_pct(self) -> Decimal | None:
@@ -156,6 +156,7 @@ class Totals:
     budgeted_forecast_month_end: Decimal | None
     """The forecast of the accounts that have a monthly budget: the part of the forecast the
     budgets speak for (an account without a budget is not measured against the others')."""
+    warning_ratio: Decimal
 
     @property
     def forecast_vs_previous_pct(self) -> Decimal | None:
@@ -169,7 +170,7 @@ class Totals:
 
     @property
     def budget_status(self) -> str | None:
-        return cap_status(self.budgeted_forecast_month_end, self.budget)
+        return cap_status(self.budgeted_forecast_month_end, self.budget, self.warning_ratio)
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,8 @@ class Summary:
     generated_at: datetime
     currency: str
     fx_rates: Mapping[str, Decimal]
+    warning_ratio: Decimal
+    """The cost_budget_warning_ratio /metrics publishes: a cap is amber from it."""
     totals: Totals
     spend: tuple[SpendRow, ...]
     collectors: tuple[Collector, ...]
@@ -218,7 +221,7 @@ def from_refresher(refresher: Refresher, now: datetime | None = None) -> Summary
         now,
         next_collection=max(refresher.next_wakeup(), now),
         refreshing=refresher.refreshing,
-        stale_after_s=STALE_AFTER_INTERVALS * settings.refresh_interval_s,
+        schedule=refresher.schedule,
         token_required=settings.refresh_token is not None,
         grafana_url=settings.grafana_url,
         refresh_min_interval_s=settings.refresh_min_interval_s,
@@ -232,17 +235,18 @@ def build(
     *,
     next_collection: datetime | None = None,
     refreshing: bool = False,
-    stale_after_s: float | None = None,
+    schedule: Schedule | None = None,
     token_required: bool = False,
     grafana_url: str | None = None,
     refresh_min_interval_s: float = 0,
 ) -> Summary:
-    series = collect_series(snapshot, config, now)
+    series = collect_series(snapshot, config, now, schedule)
+    warning_ratio = series[catalog.WARNING_RATIO][()]
     collectors = tuple(
-        _collector(state, now, stale_after_s)
+        _collector(state, now, schedule)
         for state in sorted(snapshot.accounts.values(), key=lambda s: s.key)
     )
-    rows = _spend_rows(series, snapshot, collectors, now)
+    rows = _spend_rows(series, snapshot, collectors, now, warning_ratio)
     budget = _sum(series, catalog.BUDGET) if series.get(catalog.BUDGET) else None
     budgeted_forecast = sum(
         (r.forecast_month_end or Decimal(0) for r in rows if r.budget is not None), Decimal(0)
@@ -251,6 +255,7 @@ def build(
         generated_at=now,
         currency=config.reporting_currency,
         fx_rates=dict(sorted(config.fx_rates.items())),
+        warning_ratio=warning_ratio,
         totals=Totals(
             month_to_date=_sum(series, catalog.MONTH_TO_DATE),
             previous_month=(
@@ -259,6 +264,7 @@ def build(
             forecast_month_end=_sum(series, catalog.FORECAST_MONTH_END),
             budget=budget,
             budgeted_forecast_month_end=None if budget is None else budgeted_forecast,
+            warning_ratio=warning_ratio,
         ),
         spend=rows,
         collectors=collectors,
@@ -274,16 +280,14 @@ def _sum(series: Series, family: catalog.Family) -> Decimal:
     return sum(series.get(family, {}).values(), Decimal(0))
 
 
-def _collector(state: AccountState, now: datetime, stale_after_s: float | None) -> Collector:
+def _collector(state: AccountState, now: datetime, schedule: Schedule | None) -> Collector:
+    """`never`, `failing`, `stale` (by the schedule's one rule; never without a schedule) or
+    `ok`."""
     if state.last_attempt is None:
         word = "never"
     elif not state.up:
         word = "failing"
-    elif (
-        stale_after_s is not None
-        and state.last_success is not None
-        and now.timestamp() - state.last_success > stale_after_s
-    ):
+    elif schedule is not None and not schedule.fresh(state, now):
         word = "stale"
     else:
         word = "ok"
@@ -327,7 +331,11 @@ def _spend_keys(snapshot: Snapshot) -> dict[Key, set[Key]]:
 
 
 def _spend_rows(
-    series: Series, snapshot: Snapshot, collectors: Iterable[Collector], now: datetime
+    series: Series,
+    snapshot: Snapshot,
+    collectors: Iterable[Collector],
+    now: datetime,
+    warning_ratio: Decimal,
 ) -> tuple[SpendRow, ...]:
     mtd = _by_account(series, catalog.MONTH_TO_DATE, "service_name", "source", "charge_frequency")
     previous = _by_account(series, catalog.PREVIOUS_MONTH)
@@ -362,13 +370,14 @@ def _spend_rows(
                 budget=_total(budgets.get(key)),
                 services=services,
                 usage=tuple(
-                    Usage(metric, usage.get(key, {}).get((metric,)), limit)
+                    Usage(metric, usage.get(key, {}).get((metric,)), limit, warning_ratio)
                     for (metric,), limit in sorted(limits.get(key, {}).items())
                 ),
                 daily=days,
                 collectors=tuple((c.provider, c.account) for c in backing),
                 state=state,
                 last_success=_oldest(c.last_success for c in backing),
+                warning_ratio=warning_ratio,
             )
         )
     return tuple(rows)
@@ -431,6 +440,7 @@ def to_json(summary: Summary) -> dict[str, Any]:
         "month": summary.generated_at.astimezone(UTC).strftime("%Y-%m"),
         "currency": summary.currency,
         "fx_rates": {code: float(rate) for code, rate in summary.fx_rates.items()},
+        "warning_ratio": float(summary.warning_ratio),
         "totals": {
             "month_to_date": _number(totals.month_to_date),
             "previous_month": _number(totals.previous_month),

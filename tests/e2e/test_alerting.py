@@ -17,10 +17,10 @@ import pytest
 
 from tests.e2e.conftest import StartStack
 from tests.e2e.harness import ALERT_TIMEOUT_S, wait_until
+from tests.runbook import RUNBOOK_URL as RUNBOOK
 
 pytestmark = pytest.mark.e2e
 
-RUNBOOK = "https://github.com/cost-exporter/cost-exporter/blob/main/docs/runbook.md"
 OVH_BILL = 250
 
 

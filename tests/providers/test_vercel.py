@@ -314,7 +314,7 @@ async def test_history_reads_at_most_a_year_per_request_and_splits_spend_by_day_
         ("Build Time", "Minutes", "build_time_seconds", 60),
     ],
 )
-def test_usage_metric_names_follow_the_decisions(
+def test_usage_metric_names_are_snake_case_with_a_base_unit_suffix(
     service: str, unit: str, metric: str, factor: int
 ) -> None:
     assert usage_metric(service, unit) == (metric, Decimal(factor))
