@@ -6,7 +6,10 @@ joined, never doubled, so fifty `POST /refresh` calls cost one collection.
 An account is due when its last attempt is older than the refresh interval
 (the shorter retry interval after a failure), when it has never been
 collected, or when the calendar month changed since its last success, so the
-1st of the month starts from zero, not from last month's total.
+1st of the month starts from zero, not from last month's total. It is due at
+once, too, when its usage limits changed since its last success (a reload or
+a restart with another config): a collector keeps an item that has a limit of
+its own out of a capped breakdown's `other`, so its samples depend on them.
 """
 
 from __future__ import annotations
@@ -39,6 +42,16 @@ ROLLOVER_DELAY = timedelta(minutes=5)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def usage_limit_keys(config: Config, provider: str, account: str) -> frozenset[str]:
+    """The `metric` keys of the usage limits configured for one account."""
+    return frozenset(
+        metric
+        for budget in config.budgets
+        if (budget.provider, budget.account) == (provider, account)
+        for metric in budget.usage_limits
+    )
 
 
 @dataclass(frozen=True)
@@ -130,6 +143,10 @@ class Refresher:
         state = self._snapshot.accounts.get(key)
         if state is None or state.last_attempt is None:
             return datetime.min.replace(tzinfo=UTC)
+        # Only after a success: a failed collection waits for its retry interval as usual.
+        limits = state.usage_limits
+        if state.up and limits is not None and limits != usage_limit_keys(self.config, *key):
+            return datetime.min.replace(tzinfo=UTC)
         attempt = datetime.fromtimestamp(state.last_attempt, UTC)
         wait = self.settings.refresh_interval_s if state.up else self.settings.retry_interval_s
         return min(attempt + timedelta(seconds=wait), next_month_start(attempt) + ROLLOVER_DELAY)
@@ -182,9 +199,14 @@ class Refresher:
 
     async def _run_one(self, entry: AccountEntry, config: Config, now: datetime) -> health.Outcome:
         spec = REGISTRY[entry.provider]
-        ctx = Context(http=self.http, now=now)
-        ctx.log = ctx.log.bind(provider=entry.provider, account=entry.config.account)
         state = self._snapshot.accounts.get(entry.key)
+        ctx = Context(
+            http=self.http,
+            now=now,
+            usage_limits=usage_limit_keys(config, *entry.key),
+            ledger={name: dict(days) for name, days in (state.ledger if state else {}).items()},
+        )
+        ctx.log = ctx.log.bind(provider=entry.provider, account=entry.config.account)
         last_good = None
         if state is not None and state.last_success is not None:
             last_good = health.LastGood(state.samples, state.last_success)

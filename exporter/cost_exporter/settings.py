@@ -38,6 +38,9 @@ from cost_exporter.dimensions import BREAKDOWNS, VENDOR, dimensions
 from cost_exporter.errors import ConfigError
 
 DEFAULT_CURRENCY = "USD"
+# AI list prices change every few months; six weeks leaves time to check them before an
+# estimate drifts far.
+DEFAULT_PRICE_TABLE_MAX_AGE_DAYS = 45
 
 
 # --- secrets ------------------------------------------------------------------
@@ -244,6 +247,8 @@ class FileConfig(Strict):
     budgets: list[Budget] = Field(default_factory=list)
     providers: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     attribution: Attribution | None = None
+    ai_price_table_max_age_days: int = Field(DEFAULT_PRICE_TABLE_MAX_AGE_DAYS, gt=0)
+    """Days after which the shipped AI price table counts as stale (AIPriceTableStale)."""
 
     @field_validator("fx_rates")
     @classmethod
@@ -291,6 +296,7 @@ class Config:
     secrets: frozenset[str] = field(default_factory=frozenset, repr=False)
     attribution: Attribution | None = None
     """Off (no allocated series) unless the file has an `attribution:` section."""
+    ai_price_table_max_age_days: int = DEFAULT_PRICE_TABLE_MAX_AGE_DAYS
 
     def convert(self, amount: Decimal, currency: str) -> Decimal:
         """Amount in the reporting currency, with the configured fixed rates."""
@@ -356,6 +362,7 @@ def load_config(
         accounts=tuple(accounts),
         secrets=frozenset(s for s in secrets if len(s) >= 4),
         attribution=file_config.attribution,
+        ai_price_table_max_age_days=file_config.ai_price_table_max_age_days,
     )
 
 
