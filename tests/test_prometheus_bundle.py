@@ -56,6 +56,8 @@ REQUIRED_ALERTS = {
     "CostExporterAbsent",
     "DailySpendHigh",
     "AppBudgetWarning",
+    "AIPriceTableStale",
+    "AIUnpricedTokens",
 }
 
 
