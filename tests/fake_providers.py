@@ -29,7 +29,11 @@ count. Month-to-date per provider, for any date: Vercel 26.50, Cloudflare 8.00, 
 Anthropic 56.00, Supabase 25.00 (plan; compute and its credits cancel), OpenRouter 7.00 (none
 on the 1st), Wasabi 6.99 x 2.5 TB x completed days / 30 (an estimate). The AI Gateway
 reports none (its estimate of the same AI traffic stays out of the totals): its own spend
-families add up to AI_GATEWAY_SPEND_TOTAL, 8.00.
+families add up to AI_GATEWAY_SPEND_TOTAL, 8.00. Supabase also answers its read-only table
+query (SUPABASE_TABLES, SUPABASE_DATABASE_ROWS rows), `usage.api-counts?interval=7day` (a
+bucket per UTC day of the 7 days before its clock, `supabase_day_requests(day)` for a whole
+day) and its Edge Functions with `functions.combined-stats` (hourly buckets of the last 24
+hours).
 """
 
 from __future__ import annotations

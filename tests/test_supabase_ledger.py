@@ -24,7 +24,12 @@ from cost_exporter.http_client import HttpClient, RetryPolicy
 from cost_exporter.providers import env_specs
 from cost_exporter.refresher import Refresher
 from cost_exporter.settings import load_config, load_exporter_settings
-from tests.fake_providers import FakeProviders, supabase_day_requests
+from tests.fake_providers import (
+    SUPABASE_DATABASE_ROWS,
+    SUPABASE_FUNCTIONS,
+    FakeProviders,
+    supabase_day_requests,
+)
 
 KEY = ("supabase", "default")
 
@@ -171,3 +176,27 @@ async def test_a_new_month_starts_from_no_day_and_drops_the_last_one(exporter: E
     await exporter.close()
     assert second[MTD] == requests("2026-12-01", "2026-12-01")
     assert (second[COVERED], second[MISSING]) == (1, 0)
+
+
+async def test_rows_per_table_and_function_invocations_come_from_the_fake_as_documented(
+    exporter: Exporter,
+) -> None:
+    await exporter.refresh_at(at("2026-11-23"))
+    await exporter.close()
+    assert exporter.refresher is not None
+    series = exposition.collect_series(
+        exporter.refresher.snapshot, exporter.refresher.config, exporter.clock.now
+    )
+    assert series[catalog.USAGE][("supabase", "default", "database_rows")] == (
+        SUPABASE_DATABASE_ROWS
+    )
+    tables = {labels[2]: value for labels, value in series[catalog.TABLE_ROWS].items()}
+    assert tables["storage.objects"] == 53_100  # no statistics: the planner's estimate
+    assert sum(tables.values()) == SUPABASE_DATABASE_ROWS
+    functions = {
+        labels[2]: value
+        for labels, value in series[catalog.SUPABASE_FUNCTION_INVOCATIONS_24H].items()
+    }
+    expected = {slug: 24 * hourly for _, slug, status, hourly in SUPABASE_FUNCTIONS}
+    del expected["old-cron"]  # removed: never asked about
+    assert functions == expected

@@ -438,7 +438,12 @@ def _timestamp(raw: Any) -> datetime:
     if not isinstance(raw, str):
         raise TypeError(f"timestamp {raw!r}")
     moment = datetime.fromisoformat(raw)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC time
+        raise ValueError(f"timestamp {raw!r} is out of range") from None
 
 
 @dataclass
