@@ -73,6 +73,9 @@ class _Silent:
     def warning(self, *_args: Any, **_kwargs: Any) -> None:
         pass
 
+    def info(self, *_args: Any, **_kwargs: Any) -> None:
+        pass
+
     def debug(self, *_args: Any, **_kwargs: Any) -> None:
         pass
 
