@@ -29,7 +29,11 @@ count. Month-to-date per provider, for any date: Vercel 26.50, Cloudflare 8.00, 
 Anthropic 56.00, Supabase 25.00 (plan; compute and its credits cancel), OpenRouter 7.00 (none
 on the 1st), Wasabi 6.99 x 2.5 TB x completed days / 30 (an estimate). The AI Gateway
 reports none (its estimate of the same AI traffic stays out of the totals): its own spend
-families add up to AI_GATEWAY_SPEND_TOTAL, 8.00.
+families add up to AI_GATEWAY_SPEND_TOTAL, 8.00. Supabase also answers its read-only table
+query (SUPABASE_TABLES, SUPABASE_DATABASE_ROWS rows), `usage.api-counts?interval=7day` (a
+bucket per UTC day of the 7 days before its clock, `supabase_day_requests(day)` for a whole
+day) and its Edge Functions with `functions.combined-stats` (hourly buckets of the last 24
+hours).
 """
 
 from __future__ import annotations
@@ -393,6 +397,38 @@ SUPABASE_COMPUTE_HOURLY = "0.01344"
 SUPABASE_PLAN_FEE = Decimal(25)
 SUPABASE_DB_BYTES = 52_428_800
 SUPABASE_DISK = {"fs_size_bytes": 8 * GIB, "fs_avail_bytes": 6 * GIB, "fs_used_bytes": 2 * GIB}
+# (schema, table, n_live_tup, reltuples): storage.objects has no statistics (a reset), so its
+# rows are the planner's estimate; 1,209,300 rows in all.
+SUPABASE_TABLES = (
+    ("public", "events", 1_100_000, 1_098_000.0),
+    ("public", "orders", 52_000, 51_873.0),
+    ("auth", "users", 4_200, 4_180.0),
+    ("storage", "objects", 0, 53_100.0),
+    ("public", "new_feature", 0, -1.0),
+)
+SUPABASE_DATABASE_ROWS = 1_209_300
+# usage.api-counts: one bucket per UTC day of the last 7 days; a bucket cut by the window
+# (its first day, today) holds the share of the day inside it.
+SUPABASE_API_SHARE = {  # per day: total_<kind>_requests
+    "auth": 100,
+    "realtime": 5,
+    "rest": 3_000,
+    "storage": 50,
+}
+
+
+def supabase_day_requests(day: date) -> int:
+    """The API requests of one whole UTC day: 3155 plus 10 per day of the month."""
+    return sum(SUPABASE_API_SHARE.values()) + 10 * day.day
+
+
+# Edge Functions (GET /functions) and their invocations per hour (functions.combined-stats).
+SUPABASE_FUNCTIONS = (
+    # (id, slug, status, invocations per hour)
+    ("5f0c7a52-3f5e-4d7e-9a55-0c6b2b9f0001", "send-email", "ACTIVE", 40),
+    ("5f0c7a52-3f5e-4d7e-9a55-0c6b2b9f0002", "stripe-webhook", "ACTIVE", 3),
+    ("5f0c7a52-3f5e-4d7e-9a55-0c6b2b9f0003", "old-cron", "REMOVED", 0),
+)
 
 # Wasabi: per completed day 2 TB active + 0.5 TB deleted, over two buckets.
 WASABI_PRICE_PER_TB_MONTH = Decimal("6.99")
@@ -654,13 +690,96 @@ def supabase(req: Request) -> Reply:
             query = req.json().get("query", "")
         except (ValueError, AttributeError):
             return bad_request("body must be a JSON object with a query")
-        if "pg_database_size" not in str(query):
-            return bad_request(f"unexpected query {query!r}")
-        return Reply.json([{"bytes": SUPABASE_DB_BYTES}], 201)
+        if "pg_database_size" in str(query):
+            return Reply.json([{"bytes": SUPABASE_DB_BYTES}], 201)
+        if "pg_stat_user_tables" in str(query):
+            return Reply.json([supabase_table(*table) for table in SUPABASE_TABLES], 201)
+        return bad_request(f"unexpected query {query!r}")
     if req.method == "GET" and rest == "config/disk/util":
         stamp = req.now.replace(minute=0, second=0, microsecond=0)
         return Reply.json({"timestamp": iso_z(stamp), "metrics": SUPABASE_DISK})
+    if req.method == "GET" and rest == "analytics/endpoints/usage.api-counts":
+        if req.param("interval") != "7day":
+            return bad_request("this fake answers interval=7day only")
+        return Reply.json({"result": supabase_api_counts(req.now)})
+    if req.method == "GET" and rest == "functions":
+        return Reply.json([supabase_function(*f[:3]) for f in SUPABASE_FUNCTIONS])
+    if req.method == "GET" and rest == "analytics/endpoints/functions.combined-stats":
+        per_hour = {f[0]: f[3] for f in SUPABASE_FUNCTIONS}
+        if req.param("interval") not in ("15min", "1hr", "3hr", "1day"):
+            return bad_request("interval and function_id are required")
+        if req.param("function_id") not in per_hour:
+            return bad_request("unknown function_id")
+        return Reply.json(
+            {"result": supabase_function_stats(req.now, per_hour[req.param("function_id") or ""])}
+        )
     return not_found(req)
+
+
+def supabase_table(schema: str, table: str, live: int, estimated: float) -> dict[str, Any]:
+    return {
+        "schema_name": schema,
+        "table_name": table,
+        "live_rows": live,
+        "estimated_rows": estimated,
+    }
+
+
+def supabase_api_counts(now: datetime) -> list[dict[str, Any]]:
+    """Day buckets of the 7 days before `now`, each cut to the part inside the window."""
+    start = now - timedelta(days=7)
+    rows = []
+    for day in day_range(start.date(), now.date()):
+        begin, end = max(midnight(day), start), min(midnight(day) + timedelta(days=1), now)
+        share = Decimal((end - begin).total_seconds()) / 86400
+        if share <= 0:
+            continue
+        row: dict[str, Any] = {"timestamp": iso_z(midnight(day), millis=True)}
+        for kind, per_day in sorted(SUPABASE_API_SHARE.items()):
+            whole = per_day + (10 * day.day if kind == "rest" else 0)
+            row[f"total_{kind}_requests"] = int(whole * share)
+        rows.append(row)
+    return rows
+
+
+def supabase_function(function_id: str, slug: str, status: str) -> dict[str, Any]:
+    return {
+        "id": function_id,
+        "slug": slug,
+        "name": slug,
+        "status": status,
+        "version": 3,
+        "created_at": 1_790_000_000_000,
+        "updated_at": 1_793_000_000_000,
+        "verify_jwt": True,
+        "import_map": False,
+        "entrypoint_path": f"file:///src/supabase/functions/{slug}/index.ts",
+        "ezbr_sha256": "0" * 64,
+    }
+
+
+def supabase_function_stats(now: datetime, per_hour: int) -> list[dict[str, Any]]:
+    """Hourly buckets of the 24 hours before `now`; an hour without invocations has none."""
+    if not per_hour:
+        return []
+    first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
+    return [
+        {
+            "timestamp": iso_z(first + timedelta(hours=n), millis=True),
+            "requests_count": per_hour,
+            "success_count": per_hour,
+            "redirect_count": 0,
+            "client_err_count": 0,
+            "server_err_count": 0,
+            "avg_execution_time": 120.5,
+            "max_execution_time": 900,
+            "log_count": per_hour,
+            "log_info_count": per_hour,
+            "log_warn_count": 0,
+            "log_error_count": 0,
+        }
+        for n in range(24)
+    ]
 
 
 # --- Wasabi (Stats API) ------------------------------------------------------------------

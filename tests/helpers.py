@@ -13,6 +13,7 @@ from cost_exporter import health
 from cost_exporter.catalog import DAILY_SPEND, Family
 from cost_exporter.http_client import HttpClient, RetryPolicy
 from cost_exporter.providers.base import Context, ProviderSpec
+from cost_exporter.refresher import usage_limit_keys
 from cost_exporter.samples import Sample
 from cost_exporter.settings import Config, load_config
 
@@ -39,15 +40,17 @@ def config_for(
     env: Mapping[str, str] | None = None,
     fx_rates: Mapping[str, str] | None = None,
     tmp_path: Path | None = None,
+    budgets: list[dict[str, Any]] | None = None,
 ) -> Config:
     """Load a config holding only `spec`, through the real loader."""
     config_file = None
-    if accounts is not None:
-        assert tmp_path is not None, "pass tmp_path when giving accounts"
+    if accounts is not None or budgets is not None:
+        assert tmp_path is not None, "pass tmp_path when giving accounts or budgets"
         config_file = tmp_path / "config.yml"
-        config_file.write_text(
-            json.dumps({"fx_rates": dict(fx_rates or {}), "providers": {spec.name: accounts}})
-        )
+        data: dict[str, Any] = {"fx_rates": dict(fx_rates or {}), "budgets": budgets or []}
+        if accounts is not None:
+            data["providers"] = {spec.name: accounts}
+        config_file.write_text(json.dumps(data))
     return load_config(env or {}, config_file, {spec.name: spec.env_spec()})
 
 
@@ -59,7 +62,8 @@ async def run_provider(
     try:
         outcomes = []
         for entry in config.accounts:
-            ctx = Context(http=http, now=now)
+            limits = usage_limit_keys(config, *entry.key)
+            ctx = Context(http=http, now=now, usage_limits=limits)
             outcomes.append(await health.run(spec, entry, ctx, config, timeout_s))
         return outcomes
     finally:

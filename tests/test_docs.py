@@ -49,6 +49,9 @@ EXAMPLE_LABELS = {
     "version": "1.0.0",
     "from": "EUR",
     "to": "USD",
+    "table": "public.orders",
+    "coverage": "covered",
+    "function": "send-email",
 }
 LABEL_VALUES = {
     "source": catalog.SOURCES,

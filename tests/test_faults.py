@@ -93,7 +93,14 @@ def supabase_good(request: httpx.Request) -> httpx.Response:
     if path.endswith("/billing/addons"):
         return answer(fixture("supabase", "addons.json"))
     if path.endswith("/database/query/read-only"):
-        return answer(fixture("supabase", "db_size.json"), status=201)
+        tables = b"pg_stat_user_tables" in request.content
+        return answer(fixture("supabase", "table_rows.json" if tables else "db_size.json"), 201)
+    if path.endswith("/usage.api-counts"):
+        return answer(fixture("supabase", "api_counts.json"))
+    if path.endswith("/functions"):
+        return answer(fixture("supabase", "functions.json"))
+    if path.endswith("/functions.combined-stats"):
+        return answer(fixture("supabase", "function_stats_send_email.json"))
     return answer(fixture("supabase", "disk_util.json"))
 
 

@@ -73,6 +73,9 @@ class _Silent:
     def warning(self, *_args: Any, **_kwargs: Any) -> None:
         pass
 
+    def info(self, *_args: Any, **_kwargs: Any) -> None:
+        pass
+
     def debug(self, *_args: Any, **_kwargs: Any) -> None:
         pass
 
@@ -512,6 +515,52 @@ def test_supabase_answers_parse_or_fail_as_collector_errors(
     size = refuses_only(lambda: supabase.database_size(db), CollectorError)
     assert size is None or size.is_finite()
     refuses_only(lambda: supabase.disk_figures(disk), CollectorError)
+
+
+SUPABASE_TABLES = [
+    {"schema_name": TEXT, "table_name": TEXT, "live_rows": AMOUNT, "estimated_rows": AMOUNT}
+]
+SUPABASE_API_COUNTS = {
+    "result": [
+        {
+            "timestamp": WHEN,
+            "total_auth_requests": AMOUNT,
+            "total_realtime_requests": AMOUNT,
+            "total_rest_requests": AMOUNT,
+            "total_storage_requests": AMOUNT,
+        }
+    ],
+    "error": st.one_of(st.none(), TEXT, JSON),
+}
+SUPABASE_FUNCTIONS = [{"id": TEXT, "slug": TEXT, "status": TEXT}]
+SUPABASE_FUNCTION_STATS = {"result": [{"requests_count": AMOUNT}]}
+
+
+@QUICK
+@given(
+    shaped(SUPABASE_TABLES),
+    shaped(SUPABASE_API_COUNTS),
+    shaped(SUPABASE_FUNCTIONS),
+    shaped(SUPABASE_FUNCTION_STATS),
+)
+@example([], {"result": [{"timestamp": "0001-01-01T00:00:00+01:00"}]}, [], {})
+def test_supabase_usage_answers_parse_or_fail_as_collector_errors(
+    tables: Any, counts: Any, functions: Any, stats: Any
+) -> None:
+    found = refuses_only(lambda: supabase.table_rows(tables, ctx()), CollectorError)
+    if found is not None:
+        rows, _ = found
+        assert all(v.is_finite() and v >= 0 for v in rows.values())
+        assert all(0 < len(name) <= supabase.MAX_TABLE_NAME for name in rows)
+    window = refuses_only(lambda: supabase.api_counts(counts, ctx()), CollectorError)
+    if window is not None:
+        assert window.total.is_finite() and window.total >= 0
+        assert all(v.is_finite() and v >= 0 for v in window.days.values())
+    refuses_only(
+        lambda: supabase.functions_of(functions, "abcdefghijklmnopqrst", ctx()), CollectorError
+    )
+    invocations = refuses_only(lambda: supabase.invocations(stats), CollectorError, BadAmount)
+    assert invocations is None or (invocations.is_finite() and invocations >= 0)
 
 
 @QUICK

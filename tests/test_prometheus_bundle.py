@@ -55,6 +55,8 @@ REQUIRED_ALERTS = {
     "CostExporterAbsent",
     "DailySpendHigh",
     "AppBudgetWarning",
+    "AIPriceTableStale",
+    "AIUnpricedTokens",
 }
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from pytest_httpx import HTTPXMock
 from cost_exporter import catalog
 from cost_exporter.errors import CollectorError
 from cost_exporter.exposition import collect_series
+from cost_exporter.providers.base import Context
 from cost_exporter.samples import BadAmount, Sample
 from tests.fakes import Fakes, fake_provider, make_config, make_refresher, spend
 
@@ -334,3 +337,80 @@ async def test_a_credit_balance_floor_is_exported_only_where_configured(
     text = refresher.rendered.text.decode()
     assert 'cost_credit_balance_min{account="good",currency="USD",provider="fake"} 10.0' in text
     assert 'cost_credit_balance_min{account="flaky"' not in text
+
+
+async def test_a_changed_usage_limit_makes_its_account_due_once(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    """A collector may shape its samples by the limits (a limited table is never folded
+    into `other`), so new limits are collected at once, on a reload or a restart."""
+    refresher = await first_good_refresh(tmp_path, fakes)
+    assert refresher.due() == []
+    limited = CONFIG + (
+        "budgets:\n  - {provider: fake, account: good, usage_limits: {'rows:public.t': 5}}\n"
+    )
+    restarted = make_refresher(tmp_path, make_config(tmp_path, limited, ENV))
+    restarted.restore()
+    assert [e.config.account for e in restarted.due()] == ["good"]
+    seen: list[frozenset[str]] = []
+
+    async def behaviour(_config: object, ctx: Context) -> list[Sample]:
+        seen.append(ctx.usage_limits)
+        return spend("10")
+
+    fakes.behaviours["good"] = behaviour
+    await restarted.refresh_due()
+    assert seen == [frozenset({"rows:public.t"})]
+    assert restarted.due() == []
+    restarted.reload(make_config(tmp_path, CONFIG, ENV))
+    assert [e.config.account for e in restarted.due()] == ["good"]
+
+
+async def test_the_ledger_is_handed_back_kept_on_failure_and_survives_a_restart(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    seen: list[dict[str, dict[str, Decimal]]] = []
+
+    async def records(_config: object, ctx: Context) -> list[Sample]:
+        seen.append({name: dict(days) for name, days in ctx.ledger.items()})
+        days = ctx.ledger.setdefault("requests:p", {})
+        days[f"2026-11-{len(days) + 1:02d}"] = Decimal(len(days) + 1)
+        return spend("10")
+
+    async def breaks(_config: object, ctx: Context) -> list[Sample]:
+        ctx.ledger["requests:p"]["2026-11-09"] = Decimal(999)  # a half-read collection
+        raise RuntimeError("down")
+
+    fakes.behaviours["good"] = records
+    fakes.returns("flaky", spend("1"))
+    refresher = make_refresher(tmp_path, make_config(tmp_path, CONFIG, ENV))
+    await refresher.refresh()
+    fakes.behaviours["good"] = breaks
+    await refresher.refresh()
+    assert refresher.snapshot.accounts[("fake", "good")].ledger == {
+        "requests:p": {"2026-11-01": Decimal(1)}
+    }
+    restarted = make_refresher(tmp_path, refresher.config)
+    restarted.restore()
+    fakes.behaviours["good"] = records
+    await restarted.refresh()
+    assert seen == [{}, {"requests:p": {"2026-11-01": Decimal(1)}}]
+    assert restarted.snapshot.accounts[("fake", "good")].ledger == {
+        "requests:p": {"2026-11-01": Decimal(1), "2026-11-02": Decimal(2)}
+    }
+
+
+async def test_a_snapshot_written_before_the_ledger_existed_still_loads(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    refresher = await first_good_refresh(tmp_path, fakes)
+    data = json.loads(refresher.state_path.read_text())
+    for account in data["accounts"]:  # the format of FORMAT_VERSION 1 before the ledger
+        del account["ledger"], account["usage_limits"]
+    refresher.state_path.write_text(json.dumps(data))
+    restarted = make_refresher(tmp_path, refresher.config)
+    restarted.restore()
+    assert mtd(restarted, "flaky") == 20.0
+    state = restarted.snapshot.accounts[("fake", "good")]
+    assert (state.ledger, state.usage_limits) == ({}, None)
+    assert restarted.due() == []  # an unknown limit set is no reason to collect again

@@ -147,6 +147,50 @@ WORKER_USAGE = Family(
     ("provider", "account", "script", "metric"),
     monthly=True,
 )
+TABLE_ROWS = Family(
+    "cost_table_rows",
+    Kind.GAUGE,
+    "Estimated live rows per database table (schema.table): the top N by rows and the rest as "
+    "'other', a table with a usage limit of its own never in 'other'; overlaps "
+    f'cost_usage{{metric="database_rows"}}. {CACHED}',
+    ("provider", "account", "table"),
+    monthly=True,
+)
+
+# --- Supabase: figures its API only gives for windows relative to now -------
+SUPABASE_API_REQUESTS_7D = Family(
+    "cost_supabase_api_requests_7d",
+    Kind.GAUGE,
+    "Supabase API requests (REST, Auth, Storage, Realtime) in the 7 days before the collection: "
+    f"a rolling window, not a calendar period. {CACHED}",
+    ("provider", "account"),
+)
+SUPABASE_API_REQUESTS_MONTH_TO_DATE = Family(
+    "cost_supabase_api_requests_month_to_date",
+    Kind.GAUGE,
+    "Supabase API requests this month: the sum of the complete UTC days recorded from 7-day "
+    'windows, each day once (source="estimated"); days not recorded are counted in '
+    f"cost_supabase_api_requests_day_coverage, never in the sum. {CACHED}",
+    ("provider", "account", "source"),
+    monthly=True,
+)
+SUPABASE_API_REQUESTS_DAY_COVERAGE = Family(
+    "cost_supabase_api_requests_day_coverage",
+    Kind.GAUGE,
+    "Complete UTC days of this month by coverage: covered (in "
+    "cost_supabase_api_requests_month_to_date) or missing (never recorded: the exporter did not "
+    f"run while they were in a 7-day window, or the API had no row for them). {CACHED}",
+    ("provider", "account", "coverage"),
+    monthly=True,
+)
+SUPABASE_FUNCTION_INVOCATIONS_24H = Family(
+    "cost_supabase_function_invocations_24h",
+    Kind.GAUGE,
+    "Supabase Edge Function invocations in the 24 hours before the collection (a rolling "
+    f"window; top N functions, the rest as 'other'). {CACHED}",
+    ("provider", "account", "function"),
+)
+
 CREDIT_BALANCE = _money(
     "cost_credit_balance",
     "Prepaid credit left at the provider (alert when it runs low).",
@@ -264,6 +308,30 @@ AI_UNPRICED_TOKENS = Family(
     f"Tokens this month of models missing from the price table (not in any estimate). {CACHED}",
     ("provider", "account", "model"),
     monthly=True,
+)
+
+# --- the shipped AI price table: how old its prices are ----------------------------
+AI_PRICE_TABLE_AS_OF = Family(
+    "cost_ai_price_table_as_of_timestamp_seconds",
+    Kind.GAUGE,
+    "Unix time of 00:00 UTC of the day the oldest shipped AI price a collection used was "
+    "checked; the core publishes its age as cost_ai_price_table_age_seconds.",
+    ("provider", "account"),
+    internal=True,
+)
+AI_PRICE_TABLE_AGE = Family(
+    "cost_ai_price_table_age_seconds",
+    Kind.GAUGE,
+    "Age of the shipped AI price table: seconds from the day its oldest price in use was "
+    "checked (as_of) to the last refresh; published once a collector has priced with it.",
+    (),
+)
+AI_PRICE_TABLE_MAX_AGE = Family(
+    "cost_ai_price_table_max_age_seconds",
+    Kind.GAUGE,
+    "Configured maximum age of the AI price table (ai_price_table_max_age_days in the config "
+    "file); AIPriceTableStale fires above it.",
+    (),
 )
 
 # --- attribution: provider bills mapped to the user's apps ---------------------
@@ -471,6 +539,11 @@ ALL: tuple[Family, ...] = (
     BUCKET_USAGE,
     ZONE_MONTH_TO_DATE,
     WORKER_USAGE,
+    TABLE_ROWS,
+    SUPABASE_API_REQUESTS_7D,
+    SUPABASE_API_REQUESTS_MONTH_TO_DATE,
+    SUPABASE_API_REQUESTS_DAY_COVERAGE,
+    SUPABASE_FUNCTION_INVOCATIONS_24H,
     CREDIT_BALANCE,
     CREDIT_BALANCE_MIN,
     DAILY_SPEND,
@@ -485,6 +558,9 @@ ALL: tuple[Family, ...] = (
     AI_REQUESTS,
     AI_CACHE_SAVINGS,
     AI_UNPRICED_TOKENS,
+    AI_PRICE_TABLE_AS_OF,
+    AI_PRICE_TABLE_AGE,
+    AI_PRICE_TABLE_MAX_AGE,
     ALLOCATED_MONTH_TO_DATE,
     ALLOCATED_PREVIOUS_MONTH,
     APP_BUDGET,

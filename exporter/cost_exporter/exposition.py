@@ -5,7 +5,8 @@ provider and costs the same whether one provider or twenty are configured.
 Caps (budgets, daily caps, usage limits) and FX rates come from the current
 config, not from the snapshot, so a changed cap shows at once after a reload.
 `cost_last_day` is derived here, for every provider alike, from the daily
-usage-based spend the providers report.
+usage-based spend the providers report, and the AI price table's age from the
+render's clock and the table date the collectors that priced with it report.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def collect_series(
     if config.attribution is not None:
         collected = [(provider, rows) for (provider, _), rows in published.items()]
         attribution.add_series(series, config.attribution, collected, config.reporting_currency)
+    _add_price_table_age(series, config, now)
     _add_caps(series, config)
     _add_health(series, snapshot.accounts.values())
     if schedule is not None:
@@ -221,6 +223,18 @@ def _add_last_day(
     series[catalog.LAST_DAY][(provider, account, config.reporting_currency)] = complete[day]
     midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     series[catalog.LAST_DAY_TIMESTAMP][(provider, account)] = Decimal(int(midnight.timestamp()))
+
+
+def _add_price_table_age(series: Series, config: Config, now: datetime) -> None:
+    """The age of the oldest shipped AI price in use, from this render's clock (never the
+    wall clock), with its configured limit; nothing while no collector priced with it."""
+    used = series.get(catalog.AI_PRICE_TABLE_AS_OF)
+    if not used:
+        return
+    oldest = min(used.values())
+    series[catalog.AI_PRICE_TABLE_AGE][()] = Decimal(int(now.timestamp())) - oldest
+    max_age = Decimal(config.ai_price_table_max_age_days * 86400)
+    series[catalog.AI_PRICE_TABLE_MAX_AGE][()] = max_age
 
 
 def _add_caps(series: Series, config: Config) -> None:

@@ -1,10 +1,14 @@
 """One FOCUS charge record, read the same way from Vercel's JSONL and from CSV exports.
 
 FOCUS (FinOps Open Cost and Usage Specification) names its columns in
-PascalCase. Versions 1.0 to 1.3 agree on the columns read here, except the
-provider: 1.0-1.2 say `ProviderName`, 1.3 deprecates it for
-`ServiceProviderName`. `BilledCost` is the invoiced amount (credits negative)
-in `BillingCurrency`; `ChargePeriodStart` is an inclusive UTC timestamp.
+PascalCase. Versions 1.0 to 1.4 agree on the columns read here, except the
+provider: 1.0-1.2 say `ProviderName` (and `PublisherName`), 1.3 deprecates
+both for `ServiceProviderName`, `HostProviderName` and `InvoiceIssuerName`,
+and 1.4 removes them. The provider of a record is its `ServiceProviderName`
+(who made the service available: for a marketplace purchase, the vendor, not
+the marketplace), else its `ProviderName`. `BilledCost` is the invoiced amount
+(credits negative) in `BillingCurrency`; `ChargePeriodStart` is an inclusive
+UTC timestamp.
 `ChargeFrequency` (`Usage-Based`, `Recurring`, `One-Time`) with `ChargeCategory`
 decides the `charge_frequency` label (see `charge_frequency`).
 """
@@ -23,7 +27,10 @@ from cost_exporter.catalog import ONE_TIME, RECURRING, USAGE_BASED
 from cost_exporter.samples import BadAmount, BadRecord, to_decimal
 
 PROVIDER_COLUMNS = ("ServiceProviderName", "ProviderName")
+"""In order of preference: FOCUS 1.3 and later, then 1.0-1.2."""
 REQUIRED_COLUMNS = ("BilledCost", "BillingCurrency", "ChargePeriodStart")
+VERSION_COLUMN = "FocusVersion"
+"""FOCUS keeps a dataset's version in its metadata; some generators add it to each row too."""
 
 
 @dataclass(frozen=True)

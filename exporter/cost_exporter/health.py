@@ -20,6 +20,7 @@ import structlog
 
 from cost_exporter import catalog
 from cost_exporter.errors import CollectorError
+from cost_exporter.ledger import Ledger
 from cost_exporter.logs import REDACT
 from cost_exporter.periods import same_month
 from cost_exporter.providers.base import Context, ProviderSpec
@@ -40,6 +41,10 @@ class Outcome:
     skipped_records: int = 0
     error_reason: str | None = None
     error_message: str | None = None
+    ledger: Ledger | None = None
+    """The provider's ledger after a successful collection (None when it failed)."""
+    usage_limits: frozenset[str] = frozenset()
+    """The usage-limit keys the collection was made with."""
 
     @property
     def ok(self) -> bool:
@@ -122,7 +127,16 @@ async def run(
         skipped_records=ctx.skipped_records,
         duration_s=round(duration, 3),
     )
-    return Outcome(spec.name, account, started, duration, tuple(samples), ctx.skipped_records)
+    return Outcome(
+        spec.name,
+        account,
+        started,
+        duration,
+        tuple(samples),
+        ctx.skipped_records,
+        ledger=ctx.ledger,
+        usage_limits=ctx.usage_limits,
+    )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ An account is due when the schedule (`schedule.Schedule.next_due`) says so:
 the refresh interval after a success, the shorter retry interval after a
 failure, at once when it was never collected, and just after a new calendar
 month starts, so the 1st starts from zero, not from last month's total.
+It is due at once, too, when its usage limits changed since its last success
+(a reload or a restart with another config): a collector keeps an item that has a
+limit of its own out of a capped breakdown's `other`, so its samples depend on them.
 """
 
 from __future__ import annotations
@@ -36,6 +39,16 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def usage_limit_keys(config: Config, provider: str, account: str) -> frozenset[str]:
+    """The `metric` keys of the usage limits configured for one account."""
+    return frozenset(
+        metric
+        for budget in config.budgets
+        if (budget.provider, budget.account) == (provider, account)
+        for metric in budget.usage_limits
+    )
 
 
 @dataclass(frozen=True)
@@ -125,7 +138,12 @@ class Refresher:
         return min(dues, default=self.clock() + timedelta(seconds=self.settings.refresh_interval_s))
 
     def _next_due(self, key: Key) -> datetime:
-        due = self.schedule.next_due(self._snapshot.accounts.get(key))
+        state = self._snapshot.accounts.get(key)
+        # Only after a success: a failed collection waits for its retry interval as usual.
+        limits = None if state is None or not state.up else state.usage_limits
+        if limits is not None and limits != usage_limit_keys(self.config, *key):
+            return datetime.min.replace(tzinfo=UTC)
+        due = self.schedule.next_due(state)
         return datetime.min.replace(tzinfo=UTC) if due is None else due
 
     def start(self, providers: Iterable[str] | None = None) -> asyncio.Task[RefreshResult]:
@@ -176,9 +194,14 @@ class Refresher:
 
     async def _run_one(self, entry: AccountEntry, config: Config, now: datetime) -> health.Outcome:
         spec = REGISTRY[entry.provider]
-        ctx = Context(http=self.http, now=now)
-        ctx.log = ctx.log.bind(provider=entry.provider, account=entry.config.account)
         state = self._snapshot.accounts.get(entry.key)
+        ctx = Context(
+            http=self.http,
+            now=now,
+            usage_limits=usage_limit_keys(config, *entry.key),
+            ledger={name: dict(days) for name, days in (state.ledger if state else {}).items()},
+        )
+        ctx.log = ctx.log.bind(provider=entry.provider, account=entry.config.account)
         last_good = None
         if state is not None and state.last_success is not None:
             last_good = health.LastGood(state.samples, state.last_success)

@@ -41,6 +41,9 @@ DEFAULT_CURRENCY = "USD"
 DEFAULT_WARNING_RATIO = Decimal("0.8")
 """The share of a cap above which BudgetWarning and AppBudgetWarning fire and the status page
 turns a cap amber: late enough not to cry wolf on an ordinary month, early enough to act on."""
+# AI list prices change every few months; six weeks leaves time to check them before an
+# estimate drifts far.
+DEFAULT_PRICE_TABLE_MAX_AGE_DAYS = 45
 
 
 # --- secrets ------------------------------------------------------------------
@@ -248,6 +251,8 @@ class FileConfig(Strict):
     budgets: list[Budget] = Field(default_factory=list)
     providers: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     attribution: Attribution | None = None
+    ai_price_table_max_age_days: int = Field(DEFAULT_PRICE_TABLE_MAX_AGE_DAYS, gt=0)
+    """Days after which the shipped AI price table counts as stale (AIPriceTableStale)."""
 
     @field_validator("fx_rates")
     @classmethod
@@ -307,6 +312,7 @@ class Config:
     """Off (no allocated series) unless the file has an `attribution:` section."""
     warning_ratio: Decimal = DEFAULT_WARNING_RATIO
     """Published as cost_budget_warning_ratio; the rules, dashboard and status page read that."""
+    ai_price_table_max_age_days: int = DEFAULT_PRICE_TABLE_MAX_AGE_DAYS
 
     def convert(self, amount: Decimal, currency: str) -> Decimal:
         """Amount in the reporting currency, with the configured fixed rates."""
@@ -367,6 +373,7 @@ def load_config(
         secrets=frozenset(s for s in secrets if len(s) >= 4),
         attribution=file_config.attribution,
         warning_ratio=file_config.warning_ratio,
+        ai_price_table_max_age_days=file_config.ai_price_table_max_age_days,
     )
 
 

@@ -5,6 +5,13 @@ collection and its health. A failed collection replaces the health, never
 the samples: the last good numbers stay until a good collection replaces
 them. The file is written atomically (temp file, fsync, rename) so a crash
 mid-write leaves yesterday's snapshot intact.
+
+Besides its samples, an account keeps what its next collection needs: the
+provider's ledger (figures per UTC day that an API only shows in a window
+relative to now) and the usage-limit keys its samples were made with. Both
+were added after FORMAT_VERSION 1 as optional fields, so a file written
+before them loads (with an empty ledger), and an older exporter reading a
+newer file ignores them instead of setting the file aside.
 """
 
 from __future__ import annotations
@@ -49,6 +56,10 @@ class AccountState:
     skipped_records: int = 0
     failures_in_a_row: int = 0
     """Failed collections since the last success: 2 means the retry failed too."""
+    ledger: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
+    """The provider's day-keyed figures (providers.base.Context.ledger) of the last success."""
+    usage_limits: frozenset[str] | None = None
+    """The usage-limit keys the samples were collected with (None: not recorded)."""
 
     @property
     def key(self) -> Key:
@@ -68,6 +79,8 @@ class AccountState:
                 last_error=None,
                 skipped_records=skipped,
                 failures_in_a_row=0,
+                ledger=self.ledger if outcome.ledger is None else outcome.ledger,
+                usage_limits=outcome.usage_limits,
             )
         errors = dict(self.errors)
         reason = outcome.error_reason or "internal"
@@ -127,6 +140,11 @@ def _state_to_json(state: AccountState) -> dict[str, Any]:
         "errors": dict(state.errors),
         "skipped_records": state.skipped_records,
         "failures_in_a_row": state.failures_in_a_row,
+        "ledger": {
+            name: {day: str(value) for day, value in sorted(days.items())}
+            for name, days in sorted(state.ledger.items())
+        },
+        **({"usage_limits": sorted(state.usage_limits)} if state.usage_limits is not None else {}),
         "samples": [
             {
                 "family": s.family.name,
@@ -155,6 +173,7 @@ def _state_from_json(item: Mapping[str, Any]) -> AccountState:
         )
     errors = _zero_errors()
     errors.update({k: int(v) for k, v in item.get("errors", {}).items() if k in errors})
+    limits = item.get("usage_limits")
     return AccountState(
         provider=item["provider"],
         account=item["account"],
@@ -167,6 +186,11 @@ def _state_from_json(item: Mapping[str, Any]) -> AccountState:
         errors=errors,
         skipped_records=int(item.get("skipped_records", 0)),
         failures_in_a_row=int(item.get("failures_in_a_row", 0)),
+        ledger={
+            str(name): {str(day): Decimal(str(value)) for day, value in days.items()}
+            for name, days in (item.get("ledger") or {}).items()
+        },
+        usage_limits=None if limits is None else frozenset(str(key) for key in limits),
     )
 
 
@@ -182,7 +206,8 @@ def load(path: Path) -> Snapshot:
         return Snapshot.from_json(data)
     except FileNotFoundError:
         return Snapshot()
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, ArithmeticError) as exc:
+        # ArithmeticError: decimal.InvalidOperation, a value that is not a number.
         aside = path.with_suffix(".corrupt")
         log.error("snapshot_unreadable", path=str(path), error=str(exc), moved_to=str(aside))
         with contextlib.suppress(OSError):

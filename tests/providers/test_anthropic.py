@@ -122,7 +122,7 @@ async def test_on_the_first_of_the_month_only_the_cost_report_is_read(
     # finished day.
     assert total(samples, catalog.PREVIOUS_MONTH) == Decimal("760.0025")
     assert total(samples, catalog.DAILY_SPEND) == Decimal("760.0025")
-    monthly = (catalog.PREVIOUS_MONTH, catalog.DAILY_SPEND)
+    monthly = (catalog.PREVIOUS_MONTH, catalog.DAILY_SPEND, catalog.AI_PRICE_TABLE_AS_OF)
     assert not [s for s in samples if s.family not in monthly]
     assert not httpx_mock.get_requests(url=USAGE_URL)
 
@@ -132,7 +132,7 @@ async def test_base_url_comes_from_anthropic_base_url(httpx_mock: HTTPXMock) -> 
     httpx_mock.add_response(url=re.compile(r"https://proxy\.test/anthropic/.*"), json=empty)
     httpx_mock.add_response(url=re.compile(r"https://proxy\.test/anthropic/.*"), json=empty)
     samples = await collect_ok(env_config(ANTHROPIC_BASE_URL="https://proxy.test/anthropic/"))
-    assert samples == ()
+    assert [s.family for s in samples] == [catalog.AI_PRICE_TABLE_AS_OF]
     assert len(httpx_mock.get_requests()) == 2
 
 
@@ -416,7 +416,8 @@ async def test_empty_buckets_give_no_series_rather_than_zeros(httpx_mock: HTTPXM
     page = {"data": [empty_day], "has_more": False, "next_page": None}
     httpx_mock.add_response(url=COST_URL, json=page)
     httpx_mock.add_response(url=USAGE_URL, json=page)
-    assert await collect_ok(env_config()) == ()
+    # Only the price table's date, which the core turns into its age: nothing published.
+    assert [s.family for s in await collect_ok(env_config())] == [catalog.AI_PRICE_TABLE_AS_OF]
 
 
 def test_malformed_rows_and_buckets_are_skipped_and_counted() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import structlog
 from moto import mock_aws
 
 from cost_exporter import catalog, focus_records
@@ -260,3 +261,94 @@ def test_a_records_charge_frequency_follows_focus_and_never_makes_a_purchase_usa
     frequency: str, category: str, label: str
 ) -> None:
     assert focus_records.charge_frequency(frequency, category) == label
+
+
+# --- FOCUS 1.2, 1.3 and 1.4 -------------------------------------------------------------------
+
+V12 = FIXTURES / "focus" / "acme_focus_1_2.csv"
+V13 = FIXTURES / "focus" / "contoso_focus_1_3.csv"
+V14 = FIXTURES / "focus" / "example_focus_1_4.csv"
+
+
+@pytest.fixture
+def versions(tmp_path: Path) -> Path:
+    root = tmp_path / "versions"
+    root.mkdir()
+    for sample in (V12, V13, V14):
+        shutil.copy(sample, root / sample.name)
+    return root
+
+
+async def test_files_of_focus_1_2_1_3_and_1_4_are_read_alike(
+    versions: Path, tmp_path: Path
+) -> None:
+    config = config_for(
+        focus.PROVIDER, [{"path": str(versions)}], fx_rates=RATES, tmp_path=tmp_path
+    )
+    [outcome] = await run_provider(focus.PROVIDER, config, NOW)
+    assert outcome.ok, outcome.error_message
+    assert by_key(outcome, catalog.MONTH_TO_DATE) == {
+        # 1.2: ProviderName (and PublisherName, not read).
+        ("acme_cloud", "Virtual Machines"): Decimal("12.40"),
+        ("acme_cloud", "Object Storage"): Decimal("3.60"),
+        ("acme_cloud", "Support"): Decimal("9.00"),
+        # 1.3: ServiceProviderName wins over the deprecated ProviderName: the marketplace
+        # seat is Contoso's, not Microsoft's.
+        ("contoso", "Contoso Analytics"): Decimal("20.00"),
+        ("microsoft", "Virtual Machines"): Decimal("6.50"),
+        # 1.4: no ProviderName at all.
+        ("google_cloud", "Vertex AI"): Decimal("4.20"),
+        ("google_cloud", "Cloud Run"): Decimal("0.80"),
+    }
+    frequencies = {
+        (dict(k)["provider"], dict(k)["service_name"]): dict(k)["charge_frequency"]
+        for k in values(outcome.samples or (), catalog.MONTH_TO_DATE)
+    }
+    assert frequencies[("acme_cloud", "Support")] == "recurring"  # a monthly purchase
+    assert frequencies[("contoso", "Contoso Analytics")] == "recurring"
+    assert outcome.skipped_records == 0
+
+
+async def test_each_file_read_is_logged_with_its_focus_version_and_provider_column(
+    versions: Path, tmp_path: Path
+) -> None:
+    config = config_for(
+        focus.PROVIDER, [{"path": str(versions)}], fx_rates=RATES, tmp_path=tmp_path
+    )
+    with structlog.testing.capture_logs() as logs:
+        [outcome] = await run_provider(focus.PROVIDER, config, NOW)
+    assert outcome.ok, outcome.error_message
+    read = {
+        Path(e["file"]).name: (e["focus_version"], e["provider_column"], e["rows"])
+        for e in logs
+        if e["event"] == "focus_file_read"
+    }
+    assert read == {
+        V12.name: (None, "ProviderName", 3),  # no FocusVersion column: unknown, not guessed
+        V13.name: (None, "ServiceProviderName", 2),
+        V14.name: ("1.4", "ServiceProviderName", 3),
+    }
+
+
+def test_a_row_without_a_service_provider_falls_back_to_its_provider_name() -> None:
+    row = {
+        "BilledCost": "1",
+        "BillingCurrency": "USD",
+        "ChargePeriodStart": "2026-11-02T00:00:00Z",
+        "ServiceProviderName": "",
+        "ProviderName": "Legacy Cloud",
+    }
+    assert focus_records.parse_record(row).provider_name == "Legacy Cloud"
+    row["ServiceProviderName"] = "New Cloud"
+    assert focus_records.parse_record(row).provider_name == "New Cloud"
+
+
+async def test_a_file_without_any_provider_column_names_both_columns(tmp_path: Path) -> None:
+    (tmp_path / "bill.csv").write_text(
+        "BilledCost,BillingCurrency,ChargePeriodStart,ServiceName\n1,USD,2026-11-02,Compute\n"
+    )
+    config = config_for(focus.PROVIDER, env={"FOCUS_PATH": str(tmp_path)})
+    [outcome] = await run_provider(focus.PROVIDER, config, NOW)
+    assert outcome.error_reason == "parse"
+    assert "ServiceProviderName" in (outcome.error_message or "")
+    assert "provider_label" in (outcome.error_message or "")

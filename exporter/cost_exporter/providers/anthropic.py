@@ -317,6 +317,7 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
         cost_samples(cost_rows, ctx.month_start, ctx.previous_month_start, config.top_n)
         + usage_samples(usage_rows, prices, config.top_n)
         + daily_spend(cost_rows).completed(utc_day(ctx.now))
+        + [pricing.as_of_sample("anthropic")]
     )
 
 

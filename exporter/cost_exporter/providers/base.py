@@ -8,6 +8,13 @@ A provider is a module with a pydantic `Config` (one account), an async
 about Prometheus, the HTTP server or scheduling; timing, error counting and
 keeping the last good values are the health wrapper's job
 (`cost_exporter.health`).
+
+A provider whose API only answers for windows relative to now (the last 7
+days, not a calendar day) keeps what it has read in `Context.ledger`: figures
+keyed by a name and a UTC day (`cost_exporter.ledger`), which the snapshot
+persists with the account's samples and hands back to the next collection.
+Only a successful collection saves its ledger, so a failed one never records a
+half-read day.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import structlog
 
 from cost_exporter import periods
 from cost_exporter.http_client import HttpClient
+from cost_exporter.ledger import Ledger
 from cost_exporter.samples import Sample
 from cost_exporter.settings import AccountConfig, ProviderEnv
 
@@ -29,12 +37,19 @@ C = TypeVar("C", bound=AccountConfig)
 
 @dataclass
 class Context:
-    """What a collection may use besides its config: HTTP, the clock, a logger."""
+    """What a collection may use besides its config: HTTP, the clock, a logger, the
+    account's usage-limit keys and its ledger."""
 
     http: HttpClient
     now: datetime
     log: Any = field(default_factory=lambda: structlog.get_logger("cost_exporter.provider"))
     skipped_records: int = 0
+    usage_limits: frozenset[str] = frozenset()
+    """The `metric` keys of this account's usage limits in the current config: a capped
+    breakdown never folds an item that has a limit of its own into `other`."""
+    ledger: Ledger = field(default_factory=dict)
+    """Day-keyed figures of earlier collections (see the module docstring); a provider
+    replaces what it keeps, and the snapshot saves it when the collection succeeds."""
 
     def skip(self, what: str, detail: str = "") -> None:
         """Count a record we could not read; the rest of the response still counts."""

@@ -1,12 +1,18 @@
-"""FOCUS import: spend from FOCUS 1.0-1.3 CSV exports in a local folder or an S3 prefix.
+"""FOCUS import: spend from FOCUS 1.0-1.4 CSV exports in a local folder or an S3 prefix.
 
 For providers that publish FOCUS files but have no API this exporter reads
 (OVHcloud exports FOCUS to S3, for example). Every `*.csv` and `*.csv.gz`
-under the folder or prefix is read; `BilledCost` is summed by `ProviderName`
-(`ServiceProviderName` in 1.3), `ServiceName` and charge frequency (from
-`ChargeFrequency` and `ChargeCategory`: purchases, credits, taxes and adjustments
-are never usage), for this month and the previous one by `ChargePeriodStart`,
-in each row's `BillingCurrency`.
+under the folder or prefix is read; `BilledCost` is summed by provider
+(`ServiceProviderName`, FOCUS 1.3 and later, else `ProviderName`, 1.0-1.2,
+which 1.4 removed), `ServiceName` and charge frequency (from `ChargeFrequency`
+and `ChargeCategory`: purchases, credits, taxes and adjustments are never
+usage), for this month and the previous one by `ChargePeriodStart`, in each
+row's `BillingCurrency`. Required columns: `BilledCost`, `BillingCurrency`,
+`ChargePeriodStart`, and a provider column unless `provider_label` names the
+provider; every other column may be missing. Each file read is logged
+(`focus_file_read`) with its rows, its provider column and its `FocusVersion`
+where the file has that column (FOCUS itself keeps the version in the
+dataset's metadata, which a CSV does not carry).
 Reading S3 needs only `s3:ListBucket` on the prefix and `s3:GetObject` on
 its objects; without keys in the config boto3 uses its usual credential chain.
 
@@ -40,6 +46,7 @@ from cost_exporter.errors import CollectorError
 from cost_exporter.focus_records import (
     PROVIDER_COLUMNS,
     REQUIRED_COLUMNS,
+    VERSION_COLUMN,
     FocusRecord,
     parse_record,
     snake,
@@ -54,6 +61,7 @@ if TYPE_CHECKING:
 
 LABEL = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 SUFFIXES = (".csv", ".csv.gz")
+MAX_VERSIONS = 5  # one file holds one version; a few are worth a log line, thousands are not
 Totals = dict[tuple[int, int], dict[tuple[str, str, str, str], Decimal]]
 """(year, month) -> (provider, service_name, charge_frequency, currency) -> BilledCost"""
 
@@ -66,7 +74,8 @@ class Config(AccountConfig):
     access_key_id: SecretStr | None = None
     secret_access_key: SecretStr | None = None
     provider_label: str | None = Field(None, pattern=LABEL)
-    """Overrides the provider label otherwise taken from each row's ProviderName."""
+    """Overrides the provider label otherwise taken from each row's ServiceProviderName
+    (or ProviderName)."""
 
     def vendors(self) -> frozenset[str]:
         return frozenset([self.provider_label] if self.provider_label else [])
@@ -93,18 +102,36 @@ def parse_csv(
     missing = [column for column in REQUIRED_COLUMNS if column not in columns]
     if missing:
         raise CollectorError("parse", f"{name}: not a FOCUS file, no column {', '.join(missing)}")
-    if label is None and not columns & set(PROVIDER_COLUMNS):
-        raise CollectorError("parse", f"{name}: no ProviderName column; set provider_label")
+    found = [column for column in PROVIDER_COLUMNS if column in columns]
+    if label is None and not found:
+        raise CollectorError(
+            "parse",
+            f"{name}: no ServiceProviderName (FOCUS 1.3+) or ProviderName (1.0-1.2) column; "
+            "set provider_label",
+        )
+    versions: set[str] = set()
+    read = 0
     for line, row in enumerate(rows, start=2):
+        version = row.get(VERSION_COLUMN)
+        if isinstance(version, str) and version.strip() and len(versions) < MAX_VERSIONS:
+            versions.add(version.strip()[:16])
         try:
             record = parse_record(row)
             provider = label or snake(record.provider_name)[:64]
             if not provider:
-                raise BadRecord("empty ProviderName")
+                raise BadRecord("empty ServiceProviderName and ProviderName")
         except BadRecord as exc:
             ctx.skip("focus_row", f"{name}:{line}: {exc}")
             continue
+        read += 1
         yield provider, record
+    ctx.log.info(
+        "focus_file_read",
+        file=name,
+        rows=read,
+        provider_column="provider_label" if label else found[0],
+        focus_version=", ".join(sorted(versions)) or None,
+    )
 
 
 def add_up(records: Iterator[tuple[str, FocusRecord]], totals: Totals) -> None:
@@ -208,7 +235,7 @@ PROVIDER = ProviderSpec(
     name="focus",
     config_model=Config,
     collect=collect,
-    summary="Spend from FOCUS 1.0-1.3 CSV exports in a local folder or an S3 prefix.",
+    summary="Spend from FOCUS 1.0-1.4 CSV exports in a local folder or an S3 prefix.",
     env={
         "path": "FOCUS_PATH",
         "s3_uri": "FOCUS_S3_URI",

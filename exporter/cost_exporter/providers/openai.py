@@ -287,7 +287,12 @@ async def collect(config: Config, ctx: Context) -> list[Sample]:
         tokens[model].add(row)
     prices = pricing.prices_for("openai", config.ai_prices)
     days = daily_spend(previous + current).completed(utc_day(ctx.now))
-    return [*spend_samples(current, previous, config), *usage_samples(tokens, prices), *days]
+    return [
+        *spend_samples(current, previous, config),
+        *usage_samples(tokens, prices),
+        *days,
+        pricing.as_of_sample("openai"),
+    ]
 
 
 def _tokens(result: Mapping[str, Any], _day: date | None) -> tuple[str, Tokens]:

@@ -45,6 +45,7 @@ from cost_exporter import catalog
 from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError
 from cost_exporter.periods import month_start, next_month_start
+from cost_exporter.pricing import ListPrice
 from cost_exporter.providers.base import Context, ProviderSpec
 from cost_exporter.s3 import s3_error
 from cost_exporter.samples import BadAmount, BadRecord, Money, Sample, to_decimal
@@ -64,6 +65,9 @@ TB = Decimal(1024**4)
 # days of the calendar month instead is 3% low in 31-day months and 7% high in February.
 DAYS_PER_PRICED_MONTH = 30
 SERVICE = "Storage"
+# Pay-as-you-go list price; `price_per_tb_month` in the account's config overrides it (a
+# reserved-capacity contract, a regional price, a price change).
+STORAGE_PRICE = ListPrice(Decimal("6.99"), date(2026, 11, 23), "https://wasabi.com/pricing")
 
 # Record field -> usage metric. Levels are "as of midnight UTC": the latest day counts.
 LEVELS = {
@@ -91,7 +95,8 @@ class Config(HttpAccountConfig):
     endpoint_url: str = Field("https://s3.wasabisys.com", pattern=r"^https?://")
     region: str | None = None
     """S3 signing region; derived from `endpoint_url` (s3.<region>.wasabisys.com) if unset."""
-    price_per_tb_month: Decimal = Field(Decimal("6.99"), ge=0)
+    price_per_tb_month: Decimal = Field(STORAGE_PRICE.amount, ge=0)
+    """USD per TB-month; defaults to the dated list price STORAGE_PRICE."""
     minimum_tb: Decimal = Field(Decimal(1), ge=0)
     currency: str = Field("USD", pattern="^[A-Z]{3}$")
     bucket_stats: bool = True
