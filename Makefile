@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit frozen calendar check-config bench audit golden clean
+.PHONY: help run test lint typecheck unit frozen calendar check-config bench audit golden k8s clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,8 +26,8 @@ run: $(STAMP) ## run the exporter on :9210 with the bundled example config (no c
 test: lint typecheck unit frozen ## everything CI runs: lint, types, unit + end-to-end tests, frozen clock
 
 lint: $(STAMP) ## ruff lint and format check
-	$(BIN)/ruff check exporter tests grafana bench
-	$(BIN)/ruff format --check exporter tests grafana bench
+	$(BIN)/ruff check exporter tests grafana bench deploy
+	$(BIN)/ruff format --check exporter tests grafana bench deploy
 
 typecheck: $(STAMP) ## mypy --strict over the package
 	$(BIN)/mypy
@@ -56,6 +56,9 @@ audit: $(STAMP) ## pip-audit over the locked dependencies (needs network access 
 
 golden: $(STAMP) ## rewrite tests/golden after an intended /metrics change
 	UPDATE_GOLDEN=1 $(BIN)/pytest -q tests/test_golden.py
+
+k8s: $(STAMP) ## regenerate deploy/kubernetes from the rules, dashboard, example config and registry
+	$(BIN)/python deploy/kubernetes/generate.py
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache
