@@ -21,7 +21,7 @@ from cost_exporter import __version__, attribution, backfill, catalog, logs
 from cost_exporter import snapshot as snapshots
 from cost_exporter.errors import ConfigError
 from cost_exporter.exposition import collect_series, published_samples
-from cost_exporter.http_client import HttpClient, RetryPolicy
+from cost_exporter.http_client import Budget, HttpClient, RetryPolicy, budgets
 from cost_exporter.providers import REGISTRY, config_warnings, env_specs
 from cost_exporter.refresher import Refresher
 from cost_exporter.settings import (
@@ -97,6 +97,7 @@ def load(env: Mapping[str, str], args: argparse.Namespace) -> tuple[ExporterSett
     overrides = {"host": args.host, "port": args.port, "config_file": args.config}
     settings = load_exporter_settings(env, overrides)
     config = load_config(env, settings.config_file, env_specs())
+    http_budgets(config)  # a rate_limits: mistake fails here, at start-up or on SIGHUP
     secrets = set(config.secrets)
     if settings.refresh_token is not None:
         secrets.add(settings.refresh_token.get_secret_value())
@@ -157,15 +158,24 @@ def log_config_warnings(config: Config) -> None:
         log.warning("config_warning", provider=provider, account=account, warning=text)
 
 
-def _http(settings: ExporterSettings) -> HttpClient:
+def http_budgets(config: Config) -> dict[str, Budget]:
+    overrides = {k: v.model_dump(exclude_none=True) for k, v in config.rate_limits.items()}
+    try:
+        return budgets(overrides)
+    except ValueError as exc:
+        raise ConfigError(f"{config.source}: rate_limits: {exc}") from None
+
+
+def _http(settings: ExporterSettings, config: Config) -> HttpClient:
     return HttpClient(
         timeout_s=settings.http_timeout_s,
         retry=RetryPolicy(max_attempts=settings.http_max_attempts),
+        budgets=http_budgets(config),
     )
 
 
 async def collect_once(settings: ExporterSettings, config: Config, out: TextIO) -> int:
-    http = _http(settings)
+    http = _http(settings, config)
     try:
         refresher = Refresher(settings, config, http, persist=False)
         result = await refresher.refresh()
@@ -319,7 +329,7 @@ def serve(
     from cost_exporter.app import create_app
 
     async def run() -> None:
-        http = _http(settings)
+        http = _http(settings, config)
         refresher = Refresher(settings, config, http)
         refresher.restore()
         app = create_app(refresher)
@@ -330,6 +340,7 @@ def serve(
             except ConfigError as exc:
                 log.error("config_reload_failed", error=str(exc))
                 return
+            http.set_budgets(http_budgets(new_config))
             refresher.reload(new_config)
             log.info("config_reloaded", accounts=len(new_config.accounts))
             log_config_warnings(new_config)

@@ -182,7 +182,7 @@ class Refresher:
 
     async def _run_one(self, entry: AccountEntry, config: Config, now: datetime) -> health.Outcome:
         spec = REGISTRY[entry.provider]
-        ctx = Context(http=self.http, now=now)
+        ctx = Context(http=self.http.for_provider(entry.provider), now=now)
         ctx.log = ctx.log.bind(provider=entry.provider, account=entry.config.account)
         state = self._snapshot.accounts.get(entry.key)
         last_good = None

@@ -238,12 +238,28 @@ class Attribution(Strict):
         return None
 
 
+class RateLimit(Strict):
+    """`rate_limits.<provider>`: the HTTP client's budget for that provider's API, shared
+    by its accounts (defaults: cost_exporter.http_client.DEFAULT_BUDGETS)."""
+
+    concurrency: int | None = Field(None, ge=1, le=64)
+    requests: int | None = Field(None, ge=1)
+    per_seconds: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _window(self) -> RateLimit:
+        if (self.requests is None) != (self.per_seconds is None):
+            raise ValueError("give requests and per_seconds together")
+        return self
+
+
 class FileConfig(Strict):
     reporting_currency: str = Field(DEFAULT_CURRENCY, pattern="^[A-Z]{3}$")
     fx_rates: dict[str, Decimal] = Field(default_factory=dict)
     budgets: list[Budget] = Field(default_factory=list)
     providers: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     attribution: Attribution | None = None
+    rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
 
     @field_validator("fx_rates")
     @classmethod
@@ -291,6 +307,7 @@ class Config:
     secrets: frozenset[str] = field(default_factory=frozenset, repr=False)
     attribution: Attribution | None = None
     """Off (no allocated series) unless the file has an `attribution:` section."""
+    rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
 
     def convert(self, amount: Decimal, currency: str) -> Decimal:
         """Amount in the reporting currency, with the configured fixed rates."""
@@ -346,6 +363,10 @@ def load_config(
 
     _check_unique_accounts(accounts, source)
     _check_currencies(file_config, source)
+    for name in file_config.rate_limits:
+        if name not in providers:
+            known = ", ".join(sorted(providers))
+            raise ConfigError(f"{source}: rate_limits.{name}: unknown provider (known: {known})")
     if file_config.attribution is not None:
         _check_attribution(file_config.attribution, accounts, providers, source)
     return Config(
@@ -356,6 +377,7 @@ def load_config(
         accounts=tuple(accounts),
         secrets=frozenset(s for s in secrets if len(s) >= 4),
         attribution=file_config.attribution,
+        rate_limits=dict(file_config.rate_limits),
     )
 
 
