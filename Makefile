@@ -47,7 +47,7 @@ calendar: $(STAMP) ## 62 simulated days: the forecast error per day, as tests/te
 check-config: $(STAMP) ## validate the config named by COST_CONFIG_FILE
 	$(BIN)/cost-exporter check-config
 
-bench: $(STAMP) ## benchmarks: scrape, refresh, footprint (prints figures; see bench/RESULTS.md)
+bench: $(STAMP) ## benchmarks: scrape, refresh, footprint, 100 accounts under rate limits (see bench/RESULTS.md)
 	$(BIN)/python -m bench
 
 audit: $(STAMP) ## pip-audit over the locked dependencies (needs network access to the advisory DB)
