@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit frozen calendar check-config bench audit golden k8s clean
+.PHONY: help run test lint typecheck unit frozen calendar containers check-config bench audit golden k8s clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ run: $(STAMP) ## run the exporter on :9210 with the bundled example config (no c
 	COST_LOG_FORMAT=$${COST_LOG_FORMAT:-console} \
 	$(BIN)/cost-exporter
 
-test: lint typecheck unit frozen ## everything CI runs: lint, types, unit + end-to-end tests, frozen clock
+test: lint typecheck unit frozen ## lint, types, unit + end-to-end tests, frozen clock (CI then runs make containers)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check exporter tests grafana bench deploy
@@ -44,10 +44,14 @@ frozen: $(STAMP) ## the unit tests again with the clock set to FROZEN_AT (needs 
 calendar: $(STAMP) ## 62 simulated days: the forecast error per day, as tests/test_calendar.py checks it
 	$(BIN)/python -m tests.calendar_month
 
+containers: $(STAMP) ## the README's Docker quick start in real containers (podman, as root; after test)
+	$(BIN)/pytest -m containers -s --tb=short -p no:cacheprovider tests/e2e/test_compose_in_containers.py
+
 check-config: $(STAMP) ## validate the config named by COST_CONFIG_FILE
 	$(BIN)/cost-exporter check-config
 
 bench: $(STAMP) ## benchmarks: scrape, refresh, footprint, 100 accounts under rate limits (see bench/RESULTS.md)
+	@command -v wrk >/dev/null || echo "wrk not found (apt-get install wrk): the scrape ratios will not be printed" >&2
 	$(BIN)/python -m bench
 
 audit: $(STAMP) ## pip-audit over the locked dependencies (needs network access to the advisory DB)

@@ -11,9 +11,18 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
+
+PLAIN = {"Accept-Encoding": "identity"}
+# What Prometheus 2.42 sends with every scrape: OpenMetrics first, gzip.
+PROMETHEUS = {
+    "Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+    "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    "Accept-Encoding": "gzip",
+}
 
 
 @dataclass(frozen=True)
@@ -29,10 +38,12 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, *, seconds: int, connections: int, cpu: int | None, gzip: bool = False) -> Load:
+def wrk(
+    url: str, *, seconds: int, connections: int, cpu: int | None, headers: Mapping[str, str]
+) -> Load:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    if gzip:
-        command[1:1] = ["-H", "Accept-Encoding: gzip"]
+    for name, value in headers.items():
+        command[1:1] = ["-H", f"{name}: {value}"]
     if cpu is not None and shutil.which("taskset"):
         command = ["taskset", "-c", str(cpu), *command]
     out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=True)
@@ -44,12 +55,13 @@ def wrk(url: str, *, seconds: int, connections: int, cpu: int | None, gzip: bool
     return Load("wrk", rps, latency["50"], latency["99"], errors)
 
 
-async def _closed_loop(url: str, seconds: float, connections: int, gzip: bool) -> Load:
+async def _closed_loop(
+    url: str, seconds: float, connections: int, headers: Mapping[str, str]
+) -> Load:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    headers = {"Accept-Encoding": "gzip" if gzip else "identity"}
     async with httpx.AsyncClient(limits=limits, timeout=10, headers=headers) as client:
 
         async def worker() -> None:
@@ -74,22 +86,21 @@ async def _closed_loop(url: str, seconds: float, connections: int, gzip: bool) -
 
 
 def closed_loop(
-    url: str, *, seconds: int, connections: int, cpu: int | None, gzip: bool = False
+    url: str, *, seconds: int, connections: int, cpu: int | None, headers: Mapping[str, str]
 ) -> Load:
     """As many requests as `connections` keep-alive connections can carry."""
     if shutil.which("wrk"):
-        return wrk(url, seconds=seconds, connections=connections, cpu=cpu, gzip=gzip)
-    return asyncio.run(_closed_loop(url, seconds, connections, gzip))
+        return wrk(url, seconds=seconds, connections=connections, cpu=cpu, headers=headers)
+    return asyncio.run(_closed_loop(url, seconds, connections, headers))
 
 
-async def _fixed_rate(url: str, rate: float, seconds: float, gzip: bool) -> Load:
+async def _fixed_rate(url: str, rate: float, seconds: float, headers: Mapping[str, str]) -> Load:
     """Open loop: request i is due at i/rate; its latency counts from when it was due, so a
     slow answer that delays the next ones shows up (no coordinated omission)."""
     latencies: list[float] = []
     errors = 0
     total = int(rate * seconds)
     limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
-    headers = {"Accept-Encoding": "gzip" if gzip else "identity"}
     async with httpx.AsyncClient(limits=limits, timeout=10, headers=headers) as client:
         await client.get(url)  # warm the connection
         origin = time.perf_counter() + 0.05
@@ -113,5 +124,5 @@ async def _fixed_rate(url: str, rate: float, seconds: float, gzip: bool) -> Load
     )
 
 
-def fixed_rate(url: str, *, rate: float, seconds: int, gzip: bool = False) -> Load:
-    return asyncio.run(_fixed_rate(url, rate, seconds, gzip))
+def fixed_rate(url: str, *, rate: float, seconds: int, headers: Mapping[str, str]) -> Load:
+    return asyncio.run(_fixed_rate(url, rate, seconds, headers))

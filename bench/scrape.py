@@ -100,8 +100,9 @@ class Scrape:
 
 
 ROUNDS = 3
-KINDS = ("exporter", "stock", "static", "exporter, gzip")
-"""`exporter, gzip`: the same server asked as Prometheus asks (Accept-Encoding: gzip)."""
+AS_PROMETHEUS = "exporter, as Prometheus asks"
+KINDS = ("exporter", "stock", "static", AS_PROMETHEUS)
+"""The last: the same server asked as Prometheus asks (OpenMetrics, gzip)."""
 
 
 def run(data: Dataset, work: Path, seconds: int) -> list[Scrape]:
@@ -118,21 +119,19 @@ def run(data: Dataset, work: Path, seconds: int) -> list[Scrape]:
             for kind in KINDS[:3]
         }
         urls[KINDS[3]] = urls["exporter"]
-        gzip = {kind: kind.endswith("gzip") for kind in KINDS}
+        headers = {kind: load.PROMETHEUS if kind == AS_PROMETHEUS else load.PLAIN for kind in KINDS}
         bodies = {
-            kind: httpx.get(
-                url, headers={"Accept-Encoding": "gzip" if gzip[kind] else "identity"}
-            ).num_bytes_downloaded
+            kind: httpx.get(url, headers=headers[kind]).num_bytes_downloaded
             for kind, url in urls.items()
         }
         for kind, url in urls.items():  # warm-up
-            load.closed_loop(url, seconds=2, connections=8, cpu=LOAD_CPU, gzip=gzip[kind])
+            load.closed_loop(url, seconds=2, connections=8, cpu=LOAD_CPU, headers=headers[kind])
         runs: dict[str, list[load.Load]] = {kind: [] for kind in KINDS}
         for _ in range(ROUNDS):
             for kind, url in urls.items():
                 runs[kind].append(
                     load.closed_loop(
-                        url, seconds=seconds, connections=8, cpu=LOAD_CPU, gzip=gzip[kind]
+                        url, seconds=seconds, connections=8, cpu=LOAD_CPU, headers=headers[kind]
                     )
                 )
         results = []
@@ -141,7 +140,7 @@ def run(data: Dataset, work: Path, seconds: int) -> list[Scrape]:
             median = ordered[len(ordered) // 2]
             steady = None
             if median.requests_per_s > 150:
-                steady = load.fixed_rate(url, rate=100, seconds=seconds, gzip=gzip[kind])
+                steady = load.fixed_rate(url, rate=100, seconds=seconds, headers=headers[kind])
             rates = tuple(r.requests_per_s for r in runs[kind])
             results.append(Scrape(kind, bodies[kind], median, steady, rates))
     return results

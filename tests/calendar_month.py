@@ -246,7 +246,10 @@ def parse_page(text: str, collected_at: datetime) -> Page:
     series: dict[tuple[str, Labels], float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            series[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+            key = (sample.name, tuple(sorted(sample.labels.items())))
+            if key in series:  # a repeated series would hide behind a dict key
+                raise ValueError(f"{sample.name}{dict(key[1])} twice on one page")
+            series[key] = sample.value
     return Page(collected_at, series)
 
 

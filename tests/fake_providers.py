@@ -61,8 +61,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
-from cost_exporter.providers import manual
-
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "exporter" / "config.example.yml"
 
@@ -473,10 +471,11 @@ def expected_manual_month_to_date(
     rates = {code: Decimal(str(rate)) for code, rate in (example.get("fx_rates") or {}).items()}
     reporting = example.get("reporting_currency", "USD")
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    month = today
+    # YYYY-MM strings compare in calendar order: a bill counts between its start and end.
+    month = f"{today.year:04d}-{today.month:02d}"
     for account in manual_accounts(providers):
         for bill in account["bills"]:
-            if not manual.Bill(**bill).active_in((month.year, month.month)):
+            if not str(bill.get("start") or month) <= month <= str(bill.get("end") or month):
                 continue
             currency = bill.get("currency", "USD")
             rate = Decimal(1) if currency == reporting else rates[currency]
@@ -1494,6 +1493,8 @@ class FakeProviders:
     Options (attributes, change them at any time):
       latency_s  seconds every request waits before it is answered (benchmarks), default 0;
       clock      returns "now" (UTC); the data is dated from it. Default: the real time.
+    `bind` is the listening address (default 127.0.0.1; the container test binds 0.0.0.0 so
+    that containers reach the fake through their network's gateway).
     Methods: `fail(provider, status)` / `heal()`, `requests_for(provider)`, `reset_counts()`,
     `base_url(provider)`, `env()`, `write_config(path, budgets)`, `exporter_env(tmp_path)`.
     """
@@ -1503,9 +1504,11 @@ class FakeProviders:
         *,
         latency_s: float = 0.0,
         clock: Callable[[], datetime] | None = None,
+        bind: str = "127.0.0.1",
         limits: Mapping[str, Sequence[Window]] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.bind = bind
         self.latency_s = latency_s
         self.clock = clock or (lambda: datetime.now(UTC))
         self.requests: Counter[str] = Counter()
@@ -1524,7 +1527,7 @@ class FakeProviders:
     def start(self) -> FakeProviders:
         if self._server is not None:
             return self
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server((self.bind, 0), _Handler)
         server.fake = self
         self._server = server
         self._thread = threading.Thread(

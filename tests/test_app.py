@@ -80,14 +80,64 @@ async def test_metrics_speaks_openmetrics_when_asked(
     assert "# TYPE cost_collector_errors counter" in response.text
 
 
+async def raw_scrape(client: httpx.AsyncClient, **headers: str) -> tuple[httpx.Response, bytes]:
+    """The response and its bytes as sent, before httpx would decode a gzip body."""
+    async with client.stream("GET", "/metrics", headers=headers) as response:
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])
+    return response, raw
+
+
 async def test_metrics_is_gzipped_when_the_scraper_accepts_it(
     client: httpx.AsyncClient, refresher: Refresher
 ) -> None:
     await refresher.refresh()
-    response = await client.get("/metrics", headers={"Accept-Encoding": "gzip"})
+    response, raw = await raw_scrape(client, **{"Accept-Encoding": "gzip"})
     assert response.headers["content-encoding"] == "gzip"
-    # httpx decodes transparently; the raw bytes are the pre-compressed rendering
-    assert gzip.decompress(refresher.rendered.text_gzip) == response.content
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert raw[:2] == b"\x1f\x8b"  # the gzip magic: the bytes on the wire are compressed
+    assert gzip.decompress(raw) == refresher.rendered.text
+
+
+# What Prometheus 2.42 sends with every scrape.
+PROMETHEUS_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+    "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+)
+
+
+async def test_a_prometheus_scrape_gets_openmetrics_gzipped(
+    client: httpx.AsyncClient, refresher: Refresher
+) -> None:
+    await refresher.refresh()
+    headers = {"Accept": PROMETHEUS_ACCEPT, "Accept-Encoding": "gzip"}
+    response, raw = await raw_scrape(client, **headers)
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    assert response.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(raw) == refresher.rendered.openmetrics
+    assert len(raw) < len(refresher.rendered.openmetrics) / 3
+    assert response.headers["vary"] == "Accept, Accept-Encoding"
+
+
+@pytest.mark.parametrize(
+    ("accept", "kind"),
+    [
+        ("", "text/plain"),
+        ("*/*", "text/plain"),  # curl
+        ("text/plain;version=0.0.4;q=0.5,*/*;q=0.1", "text/plain"),
+        ("application/openmetrics-text; version=1.0.0", "application/openmetrics-text"),
+        ("application/json", "text/plain"),
+    ],
+)
+async def test_the_format_follows_the_accept_header(
+    client: httpx.AsyncClient, refresher: Refresher, accept: str, kind: str
+) -> None:
+    await refresher.refresh()
+    # httpx asks for gzip by default: this scraper does not.
+    response, raw = await raw_scrape(client, **{"Accept": accept, "Accept-Encoding": "identity"})
+    assert response.headers["content-type"].startswith(kind)
+    assert "content-encoding" not in response.headers
+    plain = refresher.rendered.text if kind == "text/plain" else refresher.rendered.openmetrics
+    assert raw == plain
 
 
 async def test_metrics_stays_200_with_every_provider_failing(

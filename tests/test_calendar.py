@@ -37,6 +37,10 @@ TARGET = {"job": "cost-exporter", "instance": "cost-exporter:9210"}
 PROMTOOL_TIMEOUT_S = 120
 
 
+# One worker runs the 62 simulated days once for the whole module (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("calendar")
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     return asyncio.run(simulate(tmp_path_factory.mktemp("calendar")))

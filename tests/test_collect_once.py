@@ -53,6 +53,10 @@ BUDGETS = [
 CENT = Decimal("0.01")
 
 
+# One worker starts the fake provider server once for the whole module.
+pytestmark = pytest.mark.xdist_group("collect_once")
+
+
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeProviders]:
     with FakeProviders(clock=lambda: NOW) as server:
@@ -74,6 +78,8 @@ class Table:
 
     states: dict[str, tuple[str, str]] = field(default_factory=dict)
     month_to_date: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    subtotals: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    services: set[str] = field(default_factory=set)
     usage: dict[tuple[str, str], Decimal] = field(default_factory=dict)
 
 
@@ -89,10 +95,15 @@ def read_table(stdout: str) -> Table:
             section = "usage"
             continue
         words = line.split()
+        if words[0] == "subtotal":
+            provider, account = words[1].split("/")
+            table.subtotals[(provider, account)] = Decimal(words[-1])
+            continue
         if section == "states":
             table.states[words[0]] = (words[2], " ".join(words[3:]))
         elif section == "mtd":
             table.month_to_date[words[0]] += Decimal(words[-1])
+            table.services.add(line)
         else:
             table.usage[(words[0], words[2])] = Decimal(words[-1].replace(",", ""))
     return table
@@ -166,6 +177,14 @@ def test_collect_once_reads_every_provider_from_the_fake(
     assert run.table.month_to_date["supabase"] == Decimal("25.00")
     assert run.table.month_to_date["openai"] == Decimal("8.00")
     assert run.table.month_to_date["anthropic"] == Decimal("56.00") + Decimal("199.80")
+    # A subtotal per provider account, to the cent, as its console shows the month.
+    subtotals = {(p, "default"): amount for p, amount in expected_totals(run.today).items()}
+    assert set(run.table.subtotals) == set(subtotals)
+    for key, amount in subtotals.items():
+        tolerance = CENT if key[0] == "wasabi" else 0  # an estimate, printed to the cent
+        assert abs(run.table.subtotals[key] - amount) <= tolerance, (key, amount)
+    # Service names are never cut.
+    assert any("gpt-4o-mini-2024-07-18, input " in line for line in run.table.services)
     invocations = run.table.usage[("vercel", "function_invocations")]
     assert invocations == VERCEL_FUNCTION_INVOCATIONS > INVOCATION_LIMIT
     assert all(fake.requests_for(p) > 0 for p in PROVIDERS), fake.requests

@@ -805,9 +805,9 @@ async def test_a_declared_content_length_past_the_limit_is_refused_unread(
     stream = Chunks(b"x" * 1024, 4)
     httpx_mock.add_response(url=URL, headers={"Content-Length": "4096"}, stream=stream)
     http = HttpClient(retry=RetryPolicy(1, 0, 0), max_response_bytes=1024)
-    with pytest.raises(Exception, match="larger than 1024 bytes") as caught:
+    with pytest.raises(CollectorError, match="larger than 1024 bytes") as caught:
         await http.get_json(URL)
-    assert caught.value.reason == "parse"  # type: ignore[attr-defined]
+    assert caught.value.reason == "parse"
     await http.aclose()
 
 
@@ -817,8 +817,9 @@ async def test_a_gzip_bomb_is_counted_after_decompression(httpx_mock: HTTPXMock)
     bomb = gzip.compress(b"0" * (8 * MiB))
     httpx_mock.add_response(url=URL, headers={"Content-Encoding": "gzip"}, stream=Chunks(bomb))
     http = HttpClient(retry=RetryPolicy(1, 0, 0), max_response_bytes=MiB)
-    with pytest.raises(Exception, match="larger than 1 MiB"):
+    with pytest.raises(CollectorError, match="larger than 1 MiB") as caught:
         await http.get_json(URL)
+    assert caught.value.reason == "parse"
     await http.aclose()
 
 
@@ -827,9 +828,10 @@ async def test_a_repeating_cursor_stops_at_the_second_time_it_is_seen(
 ) -> None:
     httpx_mock.add_response(url=re.compile(f"{URL}.*"), json={"next": "same"}, is_reusable=True)
     http = HttpClient(retry=RetryPolicy(1, 0, 0))
-    with pytest.raises(Exception, match="cursor repeats"):
+    with pytest.raises(CollectorError, match="cursor repeats") as caught:
         async for _page in http.paginate(URL, params={}, next_cursor=lambda p: p["next"]):
             pass
+    assert caught.value.reason == "parse"
     assert len(httpx_mock.get_requests()) == 2
     await http.aclose()
 
@@ -879,7 +881,8 @@ async def test_a_collection_never_retries_past_the_policy_even_when_every_call_f
     httpx_mock.add_response(url=URL, status_code=503, is_reusable=True)
     http = HttpClient(retry=RetryPolicy(4, 0, 0))
     ctx = Context(http=http, now=NOW)
-    with pytest.raises(Exception, match="HTTP 503"):
+    with pytest.raises(CollectorError, match="HTTP 503") as caught:
         await ctx.http.get_json(URL)
+    assert caught.value.reason == "http_5xx"
     assert len(httpx_mock.get_requests()) == 4
     await http.aclose()

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from cost_exporter import http_client, snapshot
 from cost_exporter.app import create_app
 from cost_exporter.errors import CollectorError, ConfigError
-from cost_exporter.focus_records import BadRecord, parse_record, parse_timestamp
+from cost_exporter.focus_records import parse_record, parse_timestamp
 from cost_exporter.http_client import BadPaging, HttpClient, has_more_cursor
 from cost_exporter.providers import (
     REGISTRY,
@@ -52,7 +52,7 @@ from cost_exporter.providers import (
 )
 from cost_exporter.providers.base import Context
 from cost_exporter.refresher import Refresher
-from cost_exporter.samples import BadAmount, Sample, to_decimal
+from cost_exporter.samples import BadAmount, BadRecord, Sample, to_decimal
 from cost_exporter.settings import load_config
 from tests.fakes import Fakes, fake_provider, make_config, make_refresher, spend
 from tests.helpers import NOW
@@ -728,7 +728,9 @@ async def saved_refresher(tmp_path: Path, fakes: Fakes) -> Refresher:
     return refresher
 
 
-@pytest.mark.parametrize("failing", ["os.replace", "json.dump", "os.fsync"])
+@pytest.mark.parametrize(
+    "failing", ["files.os.replace", "files.os.fsync", "files.os.chmod", "snapshot.json.dumps"]
+)
 async def test_a_failing_snapshot_write_keeps_the_previous_file_intact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
@@ -739,33 +741,33 @@ async def test_a_failing_snapshot_write_keeps_the_previous_file_intact(
         def broken(*_args: Any, **_kwargs: Any) -> None:
             raise OSError(28, "No space left on device")
 
-        module, name = failing.split(".")
-        monkeypatch.setattr(f"cost_exporter.snapshot.{module}.{name}", broken)
+        monkeypatch.setattr(f"cost_exporter.{failing}", broken)
         fakes.returns("a", spend("8"))
         result = await refresher.refresh()
         monkeypatch.undo()
     assert result.accounts[0].ok
     assert b"} 8.0" in refresher.rendered.text  # serving goes on with the new values
     assert refresher.state_path.read_bytes() == before
-    assert not list(refresher.state_path.parent.glob(".snapshot-*"))
+    assert not list(refresher.state_path.parent.glob(".snapshot.json-*"))
     restored = snapshot.load(refresher.state_path)
     [state] = restored.accounts.values()
     assert state.up and any(s.value == 7 for s in state.samples)
 
 
 KILL_MID_WRITE = """
-import json, os, signal, sys
+import os, signal, sys
 from pathlib import Path
-from cost_exporter import snapshot
+from cost_exporter import files, snapshot
 path = Path(sys.argv[1])
 old = snapshot.load(path)
-real_dump = json.dump
-def dump(obj, handle, **kwargs):
-    text = json.dumps(obj)
-    handle.write(text[: len(text) // 2])
-    handle.flush()
+real_fsync = os.fsync
+def fsync(fd):
+    # Half the bytes reach the disk, then the process dies before the rename.
+    size = os.fstat(fd).st_size
+    os.ftruncate(fd, size // 2)
+    real_fsync(fd)
     os.kill(os.getpid(), signal.SIGKILL)
-snapshot.json.dump = dump
+files.os.fsync = fsync
 snapshot.save(old, path)
 """
 
@@ -787,7 +789,7 @@ async def test_a_kill_in_the_middle_of_a_snapshot_write_leaves_yesterdays_snapsh
         )
         _, stderr = await asyncio.wait_for(killed.communicate(), timeout=60)
         assert killed.returncode == -9, stderr
-        leftovers = list(refresher.state_path.parent.glob(".snapshot-*.tmp"))
+        leftovers = list(refresher.state_path.parent.glob(".snapshot.json-*.tmp"))
         assert leftovers, "the kill should leave a half-written temp file behind"
         assert refresher.state_path.read_bytes() == before
         restarted = make_refresher(tmp_path, refresher.config)

@@ -24,7 +24,7 @@ import pytest
 
 from cost_exporter import catalog, logs, statuspage, summary
 from cost_exporter.app import create_app
-from cost_exporter.exposition import collect_series
+from cost_exporter.exposition import render
 from cost_exporter.providers.base import Context
 from cost_exporter.samples import Money, Sample
 from cost_exporter.settings import Config
@@ -507,20 +507,30 @@ def test_the_readme_documents_every_summary_key() -> None:
             assert documented, f"README's /api/summary section lacks `{key}`"
 
 
+def metrics_total(body: str, name: str) -> float:
+    """The sum of one family's samples as /metrics prints them."""
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in body.splitlines() if line.startswith(name + "{")
+    )
+
+
 def test_page_json_and_metrics_agree(config: Config) -> None:
     built = build(all_ok(), config)
     page, body = statuspage.render(built), summary.to_json(built)
-    series = collect_series(all_ok(), config, NOW)
-    published = sum(series[catalog.MONTH_TO_DATE].values(), Decimal(0))
-    assert body["totals"]["month_to_date"] == float(published)
-    assert f">{published:,.2f} USD<" in page
+    metrics = render(all_ok(), config, NOW).text.decode()
+    # 12.50 + 3.50 + 250 EUR x 1.08 + 25 + 10, on the page, in the JSON and on /metrics
+    assert body["totals"]["month_to_date"] == pytest.approx(321.0)
+    assert metrics_total(metrics, "cost_month_to_date") == pytest.approx(321.0)
+    assert ">321.00 USD<" in page
     for spend_row in body["spend"]:
         if spend_row["month_to_date"] is not None:
             assert f"{spend_row['month_to_date']:,.2f} USD" in text(
                 row(page, spend_row["provider"])
             )
-    forecast = sum(series[catalog.FORECAST_MONTH_END].values(), Decimal(0))
-    assert body["totals"]["forecast_month_end"] == float(forecast)
+    # Usage over 22 of November's 30 days (vercel 16, wasabi 10), fixed bills as they are:
+    # 16 / 22 x 30 + 10 / 22 x 30 + 270 + 25 = 330.4545...
+    assert body["totals"]["forecast_month_end"] == pytest.approx(330.4545, abs=1e-4)
+    assert metrics_total(metrics, "cost_forecast_month_end") == pytest.approx(330.4545, abs=1e-4)
 
 
 # --- over HTTP -----------------------------------------------------------------------

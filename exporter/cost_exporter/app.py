@@ -19,7 +19,6 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from cost_exporter import __version__, statuspage, summary
-from cost_exporter.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 from cost_exporter.refresher import Refresher
 
 
@@ -61,16 +60,13 @@ def create_app(refresher: Refresher, *, run_scheduler: bool = True) -> FastAPI:
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:
-        rendered = refresher.rendered
-        if "application/openmetrics-text" in request.headers.get("accept", ""):
-            return Response(rendered.openmetrics, media_type=OPENMETRICS_CONTENT_TYPE)
-        if "gzip" in request.headers.get("accept-encoding", ""):
-            return Response(
-                rendered.text_gzip,
-                media_type=TEXT_CONTENT_TYPE,
-                headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
-            )
-        return Response(rendered.text, media_type=TEXT_CONTENT_TYPE)
+        body, content_type, zipped = refresher.rendered.body(
+            request.headers.get("accept", ""), request.headers.get("accept-encoding", "")
+        )
+        headers = {"Vary": "Accept, Accept-Encoding"}
+        if zipped:
+            headers["Content-Encoding"] = "gzip"
+        return Response(body, media_type=content_type, headers=headers)
 
     @app.post("/refresh")
     async def refresh(request: Request, provider: str | None = None, wait: bool = True) -> Response:

@@ -30,13 +30,12 @@ first (overlapping blocks are merged by compaction) doubles nothing.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import TextIO
 
 import httpx
@@ -44,11 +43,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.openmetrics.exposition import generate_latest
 
-from cost_exporter import __version__, catalog, health
+from cost_exporter import catalog, health
 from cost_exporter.catalog import Family
 from cost_exporter.daily import days
-from cost_exporter.errors import CollectorError
-from cost_exporter.exposition import collect_series
+from cost_exporter.exposition import FixedMetrics, collect_series
+from cost_exporter.files import write_atomically
 from cost_exporter.http_client import Budget, HttpClient, RetryPolicy
 from cost_exporter.http_client import budgets as http_budgets
 from cost_exporter.logs import REDACT
@@ -56,7 +55,7 @@ from cost_exporter.periods import month_start, previous_month_start
 from cost_exporter.providers import REGISTRY
 from cost_exporter.providers.base import Context
 from cost_exporter.samples import Money, Sample
-from cost_exporter.settings import AccountEntry, Config, ExporterSettings, missing_rate
+from cost_exporter.settings import AccountEntry, Config, ExporterSettings
 from cost_exporter.snapshot import AccountState, Snapshot
 
 # The families the live exporter shows that history can rebuild, in output order.
@@ -232,7 +231,7 @@ async def fetch_histories(
         ctx.log = ctx.log.bind(provider=entry.provider, account=entry.config.account)
         try:
             samples = await spec.history(entry.config, ctx, midnight(covered), midnight(today))
-            _check_currencies(samples, config)
+            health.check_currencies(samples, config)
             history = History(*entry.key, covered, tuple(samples))
         except Exception as exc:
             reason, message = health.classify(exc)
@@ -243,14 +242,6 @@ async def fetch_histories(
         span = f"{covered.isoformat()}..{(today - timedelta(days=1)).isoformat()}"
         progress.finish(label, f"{span}, {len(samples)} daily figures")
     return histories, failures
-
-
-def _check_currencies(samples: Iterable[Sample], config: Config) -> None:
-    for currency in {s.currency for s in samples if s.currency}:
-        if missing_rate(config, currency):
-            raise CollectorError(
-                "config", f"amounts in {currency} but fx_rates has no {currency} rate"
-            )
 
 
 def rebuild(histories: Sequence[History], config: Config, first: date, end: date) -> Points:
@@ -288,16 +279,8 @@ def openmetrics(points: Mapping[Family, Mapping[LabelValues, list[tuple[int, Dec
                 gauge.add_metric(list(labels), float(value), timestamp=timestamp)
         metrics.append(gauge)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Fixed(metrics))
+    registry.register(FixedMetrics(metrics))
     return generate_latest(registry)  # type: ignore[no-untyped-call,no-any-return]
-
-
-class _Fixed:
-    def __init__(self, metrics: list[Metric]) -> None:
-        self._metrics = metrics
-
-    def collect(self) -> list[Metric]:
-        return self._metrics
 
 
 def sample_count(points: Points) -> int:
@@ -313,14 +296,11 @@ def counting_http(
     async def on_request(_request: httpx.Request) -> None:
         progress.request()
 
-    client = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.http_timeout_s),
-        headers={"User-Agent": f"cost-exporter/{__version__}"},
-        follow_redirects=False,
-        event_hooks={"request": [on_request]},
-    )
     return HttpClient(
-        client, retry=RetryPolicy(max_attempts=settings.http_max_attempts), budgets=budgets
+        timeout_s=settings.http_timeout_s,
+        retry=RetryPolicy(max_attempts=settings.http_max_attempts),
+        on_request=on_request,
+        budgets=budgets,
     )
 
 
@@ -330,18 +310,8 @@ def write(output: str, body: bytes, stdout: TextIO) -> None:
         stdout.write(body.decode())
         stdout.flush()
         return
-    directory = os.path.dirname(os.path.abspath(output))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".backfill-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(body)
-        # mkstemp makes it private; promtool may run as another user (compose).
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, output)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # Readable by all: promtool may run as another user (compose).
+    write_atomically(Path(output).absolute(), body, mode=0o644)
 
 
 async def run(

@@ -195,25 +195,49 @@ def print_table(refresher: Refresher, out: TextIO) -> None:
             f"{state.provider:<12} {state.account:<12} {word:<8} {state.last_error or ''}", file=out
         )
     print(f"\nMonth to date ({config.reporting_currency})", file=out)
-    print(
-        f"{'provider':<12} {'account':<12} {'service':<28} {'source':<10} {'amount':>12}", file=out
-    )
-    labels = catalog.MONTH_TO_DATE.labels
-    mtd = series.get(catalog.MONTH_TO_DATE, {})
-    for values in sorted(mtd):
-        row = dict(zip(labels, values, strict=True))
-        print(
-            f"{row['provider']:<12} {row['account']:<12} {row['service_name'][:28]:<28} "
-            f"{row['source']:<10} {mtd[values]:>12.2f}",
-            file=out,
-        )
-    print(f"{'total':<65} {sum(mtd.values()):>12.2f}", file=out)
+    print_month_to_date(series.get(catalog.MONTH_TO_DATE, {}), out)
     usage = series.get(catalog.USAGE, {})
     if usage:
         print("\nUsage this month", file=out)
+        width = max(len(metric) for _, _, metric in usage)
         for values in sorted(usage):
             provider, account, metric = values
-            print(f"{provider:<12} {account:<12} {metric:<40} {usage[values]:>16,.0f}", file=out)
+            print(
+                f"{provider:<12} {account:<12} {metric:<{width}} {usage[values]:>16,.0f}", file=out
+            )
+
+
+MTD_COLUMNS = ("provider", "account", "service_name", "source", "charge_frequency")
+
+
+def print_month_to_date(mtd: Mapping[tuple[str, ...], Decimal], out: TextIO) -> None:
+    """One line per series, whole names (columns as wide as their longest value), then a
+    subtotal per provider account, the figure its console shows for the month."""
+    rows = [
+        (dict(zip(catalog.MONTH_TO_DATE.labels, values, strict=True)), mtd[values])
+        for values in sorted(mtd)
+    ]
+    heads = ("provider", "account", "service", "source", "frequency")
+    widths = [
+        max([len(head), *(len(row[name]) for row, _ in rows)])
+        for head, name in zip(heads, MTD_COLUMNS, strict=True)
+    ]
+    line_width = sum(widths) + len(widths)
+
+    def line(cells: Sequence[str], amount: str) -> str:
+        padded = " ".join(f"{cell:<{w}}" for cell, w in zip(cells, widths, strict=True))
+        return f"{padded} {amount:>12}"
+
+    print(line(heads, "amount"), file=out)
+    groups: dict[tuple[str, str], list[tuple[dict[str, str], Decimal]]] = defaultdict(list)
+    for row, amount in rows:
+        groups[(row["provider"], row["account"])].append((row, amount))
+    for (provider, account), group in groups.items():
+        for row, amount in group:
+            print(line([row[name] for name in MTD_COLUMNS], f"{amount:.2f}"), file=out)
+        subtotal = sum((amount for _, amount in group), Decimal(0))
+        print(f"{'subtotal ' + provider + '/' + account:<{line_width}}{subtotal:>12.2f}", file=out)
+    print(f"{'total':<{line_width}}{sum(mtd.values(), Decimal(0)):>12.2f}", file=out)
 
 
 def print_attribution(

@@ -24,6 +24,7 @@ from prometheus_client.core import (
     InfoMetricFamily,
     Metric,
 )
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.exposition import generate_latest as generate_text
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
@@ -43,27 +44,43 @@ OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset
 
 @dataclass(frozen=True)
 class Rendered:
+    """The page in both formats, each also gzipped once here rather than per scrape."""
+
     text: bytes
     text_gzip: bytes
     openmetrics: bytes
+    openmetrics_gzip: bytes
     rendered_at: float
+
+    def body(self, accept: str, accept_encoding: str) -> tuple[bytes, str, bool]:
+        """(body, content type, gzipped) for a scrape's Accept and Accept-Encoding headers,
+        chosen as prometheus_client chooses: OpenMetrics when the client lists it (Prometheus
+        lists it first), the text format otherwise, gzip whenever the client takes it."""
+        _, chosen = choose_encoder(accept)
+        zipped = gzip_accepted(accept_encoding)
+        if chosen.startswith("application/openmetrics-text"):
+            body = self.openmetrics_gzip if zipped else self.openmetrics
+            return body, OPENMETRICS_CONTENT_TYPE, zipped
+        return (self.text_gzip if zipped else self.text), TEXT_CONTENT_TYPE, zipped
 
 
 def render(snapshot: Snapshot, config: Config, now: datetime | None = None) -> Rendered:
     now = now or datetime.now(UTC)
     metrics = list(build(snapshot, config, now))
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Fixed(metrics))
+    registry.register(FixedMetrics(metrics))
     text = generate_text(registry)
+    openmetrics: bytes = generate_openmetrics(registry)  # type: ignore[no-untyped-call]
     return Rendered(
         text=text,
         text_gzip=gzip.compress(text, compresslevel=6, mtime=0),
-        openmetrics=generate_openmetrics(registry),  # type: ignore[no-untyped-call]
+        openmetrics=openmetrics,
+        openmetrics_gzip=gzip.compress(openmetrics, compresslevel=6, mtime=0),
         rendered_at=now.timestamp(),
     )
 
 
-class _Fixed:
+class FixedMetrics:
     """A registry collector that yields metrics built beforehand."""
 
     def __init__(self, metrics: list[Metric]) -> None:

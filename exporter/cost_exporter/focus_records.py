@@ -20,14 +20,10 @@ from decimal import Decimal
 from typing import Any
 
 from cost_exporter.catalog import ONE_TIME, RECURRING, USAGE_BASED
-from cost_exporter.samples import BadAmount, to_decimal
+from cost_exporter.samples import BadAmount, BadRecord, to_decimal
 
 PROVIDER_COLUMNS = ("ServiceProviderName", "ProviderName")
 REQUIRED_COLUMNS = ("BilledCost", "BillingCurrency", "ChargePeriodStart")
-
-
-class BadRecord(ValueError):
-    """A record that does not follow FOCUS closely enough to count."""
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ async def run(
     bound = log.bind(provider=spec.name, account=account)
     try:
         samples = await asyncio.wait_for(spec.collect(entry.config, ctx), timeout_s)
-        _check_currencies(samples, config)
+        check_currencies(samples, config)
         if last_good is not None:
             _check_not_emptied(samples, last_good, ctx.now)
     except Exception as exc:
@@ -116,7 +116,9 @@ def _check_not_emptied(samples: Sequence[Sample], last_good: LastGood, now: date
         )
 
 
-def _check_currencies(samples: list[Sample], config: Config) -> None:
+def check_currencies(samples: Sequence[Sample], config: Config) -> None:
+    """Every amount can be converted to the reporting currency, or the collection is a
+    `config` error (a 0 in place of an unconvertible amount would mean unknown)."""
     for sample in samples:
         if sample.currency and missing_rate(config, sample.currency):
             raise CollectorError(

@@ -299,15 +299,18 @@ class HttpClient:
         retry: RetryPolicy | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         max_line_chars: int = MAX_LINE_CHARS,
+        on_request: Callable[[httpx.Request], Awaitable[None]] | None = None,
         budgets: Mapping[str, Budget] | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         max_budget_wait_s: float = MAX_BUDGET_WAIT_S,
     ) -> None:
+        """`on_request` sees every request before it is sent (the backfill counts them)."""
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s),
             headers={"User-Agent": f"cost-exporter/{__version__}"},
             follow_redirects=False,
+            event_hooks={"request": [on_request]} if on_request else None,
         )
         self.retry = retry or RetryPolicy()
         self.max_response_bytes = max_response_bytes

@@ -19,6 +19,10 @@ class BadAmount(ValueError):
     """A provider sent something that is not a number."""
 
 
+class BadRecord(ValueError):
+    """One provider record that cannot be used: it is counted as skipped and left out."""
+
+
 # Amounts reach 1e24 at most: far above any bill, byte count or token count (1e24 bytes
 # is a million exabytes), far below where Decimal arithmetic overflows or a float is inf.
 MAX_DIGITS = 24

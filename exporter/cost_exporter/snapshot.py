@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -22,6 +20,7 @@ from typing import Any
 import structlog
 
 from cost_exporter import catalog
+from cost_exporter.files import write_atomically
 from cost_exporter.health import Outcome
 from cost_exporter.samples import Sample
 
@@ -166,17 +165,8 @@ def _state_from_json(item: Mapping[str, Any]) -> AccountState:
 
 
 def save(snapshot: Snapshot, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".snapshot-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(snapshot.to_json(), handle, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    body = json.dumps(snapshot.to_json(), separators=(",", ":"))
+    write_atomically(path, body.encode("utf-8"))
 
 
 def load(path: Path) -> Snapshot:

@@ -31,7 +31,8 @@ import pytest
 
 from tests.e2e import binaries
 
-pytestmark = pytest.mark.e2e
+# One worker launches Chromium once for the whole module (make test: --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))

@@ -17,6 +17,7 @@ from cost_exporter import catalog, focus_records
 from cost_exporter.errors import CollectorError, ConfigError
 from cost_exporter.health import Outcome
 from cost_exporter.providers import focus
+from cost_exporter.s3 import s3_errors
 from tests.helpers import FIXTURES, NOW, config_for, run_provider, values
 
 OVH = FIXTURES / "focus" / "ovhcloud_focus_1_0.csv"
@@ -224,14 +225,15 @@ async def test_an_empty_s3_prefix_is_reported_as_empty(s3: None, tmp_path: Path)
         ("AccessDenied", 403, "auth"),
         ("InvalidAccessKeyId", 403, "auth"),
         ("NoSuchBucket", 404, "config"),
-        ("SlowDown", 503, "http_5xx"),
+        ("SlowDown", 503, "rate_limited"),  # as for Wasabi: one mapping for every S3 reader
+        ("InternalError", 500, "http_5xx"),
     ],
 )
 def test_s3_errors_become_countable_reasons(code: str, status: int, reason: str) -> None:
     from botocore.exceptions import ClientError
 
     error = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
-    with pytest.raises(CollectorError) as caught, focus.s3_errors("S3 list s3://b/p/"):
+    with pytest.raises(CollectorError) as caught, s3_errors("S3 list s3://b/p/"):
         raise ClientError(error, "ListObjectsV2")  # type: ignore[arg-type]
     assert caught.value.reason == reason
     assert code in str(caught.value)

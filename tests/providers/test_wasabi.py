@@ -19,6 +19,7 @@ from pytest_httpx import HTTPXMock
 from cost_exporter import catalog
 from cost_exporter.errors import CollectorError
 from cost_exporter.providers import wasabi
+from cost_exporter.s3 import s3_error
 from cost_exporter.settings import Config
 from tests.helpers import (
     NOW,
@@ -587,13 +588,14 @@ def client_error(code: str, status: int) -> ClientError:
         (client_error("SignatureDoesNotMatch", 403), "auth"),
         (client_error("SlowDown", 503), "rate_limited"),
         (client_error("InternalError", 500), "http_5xx"),
-        (client_error("NoSuchBucket", 404), "http_4xx"),
+        (client_error("NoSuchBucket", 404), "config"),
+        (client_error("Throttling", 400), "rate_limited"),
         (EndpointConnectionError(endpoint_url="https://s3.wasabisys.com"), "connection"),
         (ReadTimeoutError(endpoint_url="https://s3.wasabisys.com"), "timeout"),
     ],
 )
 def test_boto3_errors_map_to_counted_reasons(error: Exception, reason: str) -> None:
-    mapped = wasabi.s3_error(error, "ListBuckets")
+    mapped = s3_error(error, "S3 ListBuckets")
     assert isinstance(mapped, CollectorError)
     assert mapped.reason == reason
     assert ACCESS not in str(mapped)

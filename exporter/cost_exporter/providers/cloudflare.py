@@ -61,11 +61,11 @@ from cost_exporter import catalog
 from cost_exporter.breakdowns import OTHER, top_n
 from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError
-from cost_exporter.focus_records import BadRecord, FocusRecord, parse_record, parse_timestamp
+from cost_exporter.focus_records import FocusRecord, parse_record, parse_timestamp
 from cost_exporter.http_client import page_number_cursor
 from cost_exporter.periods import days_in_month, month_start, next_month_start
 from cost_exporter.providers.base import Context, ProviderSpec
-from cost_exporter.samples import BadAmount, Money, Sample, to_decimal
+from cost_exporter.samples import BadAmount, BadRecord, Money, Sample, to_decimal
 from cost_exporter.settings import HttpAccountConfig
 
 ZERO_SERVICE = "total"

@@ -29,7 +29,6 @@ import io
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,17 +36,17 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, SecretStr, model_validator
 
 from cost_exporter import catalog
-from cost_exporter.errors import CollectorError, reason_for_status
+from cost_exporter.errors import CollectorError
 from cost_exporter.focus_records import (
     PROVIDER_COLUMNS,
     REQUIRED_COLUMNS,
-    BadRecord,
     FocusRecord,
     parse_record,
     snake,
 )
 from cost_exporter.providers.base import Context, ProviderSpec
-from cost_exporter.samples import Money, Sample
+from cost_exporter.s3 import s3_errors
+from cost_exporter.samples import BadRecord, Money, Sample
 from cost_exporter.settings import AccountConfig
 
 if TYPE_CHECKING:
@@ -203,34 +202,6 @@ class S3Folder:
     def read(self, key: str) -> bytes:
         with s3_errors(f"S3 get {self.where}"):
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-
-
-@contextmanager
-def s3_errors(where: str) -> Iterator[None]:
-    """botocore's exceptions as countable reasons; messages never hold a key."""
-    from botocore.exceptions import (
-        BotoCoreError,
-        ClientError,
-        ConnectTimeoutError,
-        NoCredentialsError,
-        ReadTimeoutError,
-    )
-
-    try:
-        yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
-        reason = "config" if code in ("NoSuchBucket", "NoSuchKey") else reason_for_status(status)
-        if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-            reason = "auth"
-        raise CollectorError(reason, f"{where}: {code or status}") from None
-    except NoCredentialsError:
-        raise CollectorError("config", f"{where}: no S3 credentials found") from None
-    except (ConnectTimeoutError, ReadTimeoutError):
-        raise CollectorError("timeout", f"{where}: timed out") from None
-    except BotoCoreError as exc:
-        raise CollectorError("connection", f"{where}: {type(exc).__name__}") from None
 
 
 PROVIDER = ProviderSpec(

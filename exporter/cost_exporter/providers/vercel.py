@@ -35,9 +35,9 @@ from cost_exporter import catalog
 from cost_exporter.breakdowns import top_n
 from cost_exporter.daily import DailySpend, utc_day
 from cost_exporter.errors import CollectorError
-from cost_exporter.focus_records import BadRecord, FocusRecord, parse_record, snake
+from cost_exporter.focus_records import FocusRecord, parse_record, snake
 from cost_exporter.providers.base import Context, ProviderSpec
-from cost_exporter.samples import Money, Sample
+from cost_exporter.samples import BadRecord, Money, Sample
 from cost_exporter.settings import HttpAccountConfig
 
 PATH = "/v1/billing/charges"

@@ -43,15 +43,18 @@ from pydantic import Field, SecretStr
 
 from cost_exporter import catalog
 from cost_exporter.daily import DailySpend, utc_day
-from cost_exporter.errors import CollectorError, reason_for_status
+from cost_exporter.errors import CollectorError
 from cost_exporter.periods import month_start, next_month_start
 from cost_exporter.providers.base import Context, ProviderSpec
-from cost_exporter.samples import BadAmount, Money, Sample, to_decimal
+from cost_exporter.s3 import s3_error
+from cost_exporter.samples import BadAmount, BadRecord, Money, Sample, to_decimal
 from cost_exporter.settings import HttpAccountConfig
 
 ACCOUNT_PATH = "/v1/standalone/utilizations"
 BUCKET_PATH = "/v1/standalone/utilizations/bucket"
 PAGE_SIZE = 100  # the documented maximum
+# A year of per-bucket records is thousands of 100-record pages: a higher bound than the
+# shared client's default, still bounded against a server that never says "last page".
 MAX_PAGES = 1000
 TB = Decimal(1024**4)
 # Wasabi prices storage per TB-month but charges it per GB-day at price / 30 / 1024, whatever
@@ -93,10 +96,6 @@ class Config(HttpAccountConfig):
     currency: str = Field("USD", pattern="^[A-Z]{3}$")
     bucket_stats: bool = True
     inventory: bool = True
-
-
-class BadRecord(ValueError):
-    """One Stats API record we cannot use."""
 
 
 @dataclass(frozen=True)
@@ -225,27 +224,37 @@ async def fetch_days(
     headers = {"Authorization": auth}
     days: list[Day] = []
     received = 0
-    for page_num in range(MAX_PAGES):
-        params = {
-            "from": first.isoformat(),
-            "to": to.isoformat(),
-            "pageNum": page_num,
-            "pageSize": PAGE_SIZE,
-        }
-        page = await ctx.http.get_json(config.base_url + path, params=params, headers=headers)
-        records, page_count = records_of(page)
+    number, count = 0, None
+
+    def next_page(page: Any) -> str | None:
+        """pageNum of the next page: pages run until a short one, or to the PageCount that
+        only the first page states."""
+        nonlocal number, count
+        records, stated = records_of(page)
+        count, number = count or stated, number + 1
+        last = len(records) < PAGE_SIZE or (count is not None and number >= count)
+        return None if last else str(number)
+
+    params = {"from": first.isoformat(), "to": to.isoformat(), "pageNum": 0, "pageSize": PAGE_SIZE}
+    async for page in ctx.http.paginate(
+        config.base_url + path,
+        params=params,
+        headers=headers,
+        next_cursor=next_page,
+        cursor_param="pageNum",
+        max_pages=MAX_PAGES,
+    ):
+        records, _ = records_of(page)
         received += len(records)
         for raw in records:
             try:
                 days.append(parse_record(raw, bucket=bucket))
             except BadRecord as exc:
                 ctx.skip("wasabi_record", str(exc))
-        if len(records) < PAGE_SIZE or (page_count is not None and page_num + 1 >= page_count):
-            if received and not days:
-                # Nothing readable is not "no usage": a 0 here would be a lie.
-                raise CollectorError("parse", f"GET {path}: none of {received} records readable")
-            return in_month(days, first)
-    raise CollectorError("parse", f"GET {path}: more than {MAX_PAGES} pages, giving up")
+    if received and not days:
+        # Nothing readable is not "no usage": a 0 here would be a lie.
+        raise CollectorError("parse", f"GET {path}: none of {received} records readable")
+    return in_month(days, first)
 
 
 def s3_region(config: Config) -> str:
@@ -253,36 +262,6 @@ def s3_region(config: Config) -> str:
         return config.region
     match = re.match(r"^https?://s3\.([a-z]{2}-[a-z]+-\d)\.wasabisys\.com", config.endpoint_url)
     return match[1] if match else "us-east-1"
-
-
-def s3_error(exc: Exception, operation: str) -> CollectorError:
-    """A boto3 failure as a counted reason; AWS's own text is dropped (it may echo key ids)."""
-    from botocore.exceptions import (
-        ClientError,
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        HTTPClientError,
-        ReadTimeoutError,
-    )
-
-    where = f"S3 {operation}"
-    if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        if code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden"}:
-            reason = "auth"
-        elif code in {"SlowDown", "Throttling", "ThrottlingException", "TooManyRequests"}:
-            reason = "rate_limited"
-        elif status >= 400:
-            reason = reason_for_status(status)
-        else:
-            reason = "http_4xx"
-        return CollectorError(reason, f"{where}: {code or 'error'} (HTTP {status or '?'})")
-    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
-        return CollectorError("timeout", f"{where}: timed out")
-    if isinstance(exc, EndpointConnectionError | HTTPClientError):
-        return CollectorError("connection", f"{where}: connection failed ({type(exc).__name__})")
-    return CollectorError("internal", f"{where}: {type(exc).__name__}")
 
 
 def bucket_inventory(config: Config) -> dict[str, str]:
@@ -321,7 +300,7 @@ def bucket_inventory(config: Config) -> dict[str, str]:
             regions[name] = location or "us-east-1"
         return regions
     except (BotoCoreError, ClientError) as exc:
-        raise s3_error(exc, operation) from None
+        raise s3_error(exc, f"S3 {operation}") from None
     finally:
         client.close()
 
