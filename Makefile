@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit frozen calendar containers check-config bench audit golden rules clean
+.PHONY: help run test lint typecheck unit frozen calendar containers check-config bench audit golden rules k8s clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,8 +26,8 @@ run: $(STAMP) ## run the exporter on :9210 with the bundled example config (no c
 test: lint typecheck unit frozen ## lint, types, unit + end-to-end tests, frozen clock (CI then runs make containers)
 
 lint: $(STAMP) ## ruff lint and format check
-	$(BIN)/ruff check exporter tests grafana prometheus bench
-	$(BIN)/ruff format --check exporter tests grafana prometheus bench
+	$(BIN)/ruff check exporter tests grafana prometheus bench deploy
+	$(BIN)/ruff format --check exporter tests grafana prometheus bench deploy
 
 typecheck: $(STAMP) ## mypy --strict over the package
 	$(BIN)/mypy
@@ -50,7 +50,7 @@ containers: $(STAMP) ## the README's Docker quick start in real containers (podm
 check-config: $(STAMP) ## validate the config named by COST_CONFIG_FILE
 	$(BIN)/cost-exporter check-config
 
-bench: $(STAMP) ## benchmarks: scrape, refresh, footprint (prints figures; see bench/RESULTS.md)
+bench: $(STAMP) ## benchmarks: scrape, refresh, footprint, 100 accounts under rate limits (see bench/RESULTS.md)
 	@command -v wrk >/dev/null || echo "wrk not found (apt-get install wrk): the scrape ratios will not be printed" >&2
 	$(BIN)/python -m bench
 
@@ -66,6 +66,9 @@ rules: $(STAMP) ## point runbook_url (rules, their tests, dashboard links) at RU
 	@test -n "$(RUNBOOK_BASE)" || { echo "usage: make rules RUNBOOK_BASE=https://<where the repository's files are served>" >&2; exit 2; }
 	$(BIN)/python prometheus/runbook.py '$(RUNBOOK_BASE)'
 	$(BIN)/python grafana/dashboard.py > grafana/dashboards/costs.json
+
+k8s: $(STAMP) ## regenerate deploy/kubernetes from the rules, dashboard, example config and registry
+	$(BIN)/python deploy/kubernetes/generate.py
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .state .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,5 @@
-"""`python -m bench [scrape] [refresh] [footprint] [--seconds N]`: run and print the figures."""
+"""`python -m bench [scrape] [refresh] [footprint] [scale] [--seconds N]`: run and print the
+figures."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 
 from bench import data as dataset
-from bench import footprint, refresh, scrape
+from bench import footprint, refresh, scale, scrape
 
 TARGETS = {
     "static": "exporter within 1.5x of the static file (requests/s)",
@@ -54,7 +55,7 @@ def verdict(ok: bool) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("parts", nargs="*", default=["scrape", "refresh", "footprint"])
+    parser.add_argument("parts", nargs="*", default=["scrape", "refresh", "footprint", "scale"])
     parser.add_argument("--seconds", type=int, default=10, help="length of each load run")
     args = parser.parse_args(argv)
     lines = ["## Machine", "", machine(), ""]
@@ -84,6 +85,8 @@ def main(argv: list[str]) -> int:
                 lines += footprint_report(footprint.run(data))
         if "refresh" in args.parts:
             lines += refresh_report(refresh.run(work / "refresh"))
+        if "scale" in args.parts:
+            lines += scale.report(scale.run(work / "scale"))
     print("\n".join(lines))
     return 0
 

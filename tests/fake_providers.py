@@ -16,6 +16,10 @@ previous month. The amounts are round and fixed, so the month-to-date totals are
         fake.fail("cloudflare", 500)                    # every Cloudflare request answers 500
         fake.latency_s = 0.05                           # per-request delay, for benchmarks
 
+`FakeProviders(limits=DOCUMENTED_LIMITS)` enforces each provider's documented rate limit over
+all its accounts together (stricter than the providers, who count per user or token) and
+answers 429 with `Retry-After` past it, counting those answers in `throttled`.
+
 Requests must carry the credentials `env()` hands out (401 otherwise). Injected 429/5xx answers
 carry `Retry-After: 0`, so the exporter's retries cost no time. Wasabi's S3 bucket inventory
 (boto3: ListBuckets, GetBucketLocation) is served too, under `/wasabi-s3` (`WASABI_ENDPOINT_URL`),
@@ -1496,6 +1500,71 @@ def unauthorised(provider: str) -> Reply:
     return Reply.json({"error": {"message": "fake: missing or wrong credentials"}}, 401)
 
 
+# --- rate limits -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most `requests` in any `per_s` seconds (sliding), of the requests whose path ends
+    with `paths` ("" = every request)."""
+
+    requests: int
+    per_s: float
+    paths: str = ""
+
+
+# Each provider's documented limit, the source next to the number; keyed by whose limit a
+# request spends (LIMIT_GROUPS). Vercel (/v1/billing/charges), OpenAI (organization costs and
+# usage), OpenRouter (credits, activity, keys) and Wasabi (Stats API) document none for the
+# endpoints collected: cost_exporter.http_client.DEFAULT_BUDGETS names the pages read.
+DOCUMENTED_LIMITS: dict[str, tuple[Window, ...]] = {
+    # 120 requests per minute per user and project/organisation:
+    # https://supabase.com/docs/reference/api/introduction#rate-limits
+    "supabase": (Window(120, 60),),
+    "cloudflare": (
+        # 1200 requests per 5 minutes per user or account token; GraphQL at most 320 per
+        # 5 minutes: https://developers.cloudflare.com/fundamentals/api/reference/limits/
+        Window(1200, 300),
+        Window(320, 300, paths="/graphql"),
+    ),
+    # "polling once per minute for sustained use", bursts for paging acceptable: 60 an hour.
+    # https://docs.anthropic.com/en/api/usage-cost-api (FAQ: recommended polling frequency)
+    "anthropic": (Window(60, 3600),),
+}
+LIMIT_GROUPS = {"cloudflare_ai_gateway": "cloudflare"}
+
+
+class RateLimiter:
+    """The fake's side of DOCUMENTED_LIMITS: sliding windows of accepted requests."""
+
+    def __init__(self, limits: Mapping[str, Sequence[Window]], clock: Callable[[], float]) -> None:
+        self.limits = {name: tuple(windows) for name, windows in limits.items()}
+        self.clock = clock
+        self._seen: dict[tuple[str, int], list[float]] = defaultdict(list)
+
+    def retry_after(self, provider: str, path: str) -> float | None:
+        """None when the request is within every window (and is counted); else the seconds
+        until it would be."""
+        group = LIMIT_GROUPS.get(provider, provider)
+        windows = [
+            (i, w)
+            for i, w in enumerate(self.limits.get(group, ()))
+            if not w.paths or path.endswith(w.paths)
+        ]
+        now = self.clock()
+        waits = []
+        for index, window in windows:
+            seen = self._seen[(group, index)]
+            seen[:] = [t for t in seen if t > now - window.per_s]
+            if len(seen) >= window.requests:
+                waits.append(seen[0] + window.per_s - now)
+        if waits:
+            return max(waits)
+        for index, _ in windows:
+            self._seen[(group, index)].append(now)
+        return None
+
+
 # --- the server ----------------------------------------------------------------------------
 
 
@@ -1555,12 +1624,18 @@ class FakeProviders:
         latency_s: float = 0.0,
         clock: Callable[[], datetime] | None = None,
         bind: str = "127.0.0.1",
+        limits: Mapping[str, Sequence[Window]] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bind = bind
         self.latency_s = latency_s
         self.clock = clock or (lambda: datetime.now(UTC))
         self.requests: Counter[str] = Counter()
         """Requests per path (without the query), e.g. `/vercel/v1/billing/charges`."""
+        self.rate_limiter = RateLimiter(limits or {}, monotonic)
+        """`limits` (e.g. DOCUMENTED_LIMITS) on the clock `monotonic`: 429 past them."""
+        self.throttled: Counter[str] = Counter()
+        """429 answers per provider, given because a rate limit was exceeded."""
         self._failures: dict[str, int] = {}
         self._lock = threading.Lock()
         self._server: _Server | None = None
@@ -1621,6 +1696,11 @@ class FakeProviders:
         return f"{self.url}/{provider}{BASE_PATHS[provider]}"
 
     # options
+
+    @property
+    def total_throttled(self) -> int:
+        with self._lock:
+            return sum(self.throttled.values())
 
     def fail(self, provider: str, status: int = 500) -> None:
         """Answer every request of `provider` with `status` (429/5xx carry Retry-After: 0).
@@ -1794,12 +1874,18 @@ class FakeProviders:
     def handle(self, method: str, raw_path: str, headers: Message, body: bytes) -> Reply:
         parts = urlsplit(raw_path)
         path = parts.path
+        provider = path.split("/")[1] if path.startswith("/") else ""
         with self._lock:
             self.requests[path] += 1
             failures = dict(self._failures)
+            wait = self.rate_limiter.retry_after(provider, path)
+            if wait is not None:
+                self.throttled[provider] += 1
+        if wait is not None:
+            body_ = json.dumps({"error": f"fake: rate limit of {provider} exceeded"}).encode()
+            return Reply(429, body_, headers=(("Retry-After", str(math.ceil(wait))),))
         if self.latency_s > 0:
             time.sleep(self.latency_s)
-        provider = path.split("/")[1] if path.startswith("/") else ""
         prefix = f"/{provider}{BASE_PATHS.get(provider, '')}"
         request = Request(
             method=method,

@@ -582,7 +582,11 @@ async def harness(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             requests["faulty" if host == "127.0.0.1" else host] += 1
 
         raw = httpx.AsyncClient(timeout=5, event_hooks={"request": [count]})
-        http = HttpClient(raw, retry=RetryPolicy(ATTEMPTS, initial_wait_s=0, max_wait_s=0))
+        # No request-rate windows: a fault here must end the way the fault does (an endless
+        # cursor at the page limit), not at a provider's budget (tests/test_rate_limits.py).
+        http = HttpClient(
+            raw, retry=RetryPolicy(ATTEMPTS, initial_wait_s=0, max_wait_s=0), budgets={}
+        )
         refresher = Refresher(settings, config, http, clock=lambda: NOW)
         app = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(refresher, run_scheduler=False)),

@@ -48,7 +48,8 @@ from cost_exporter.catalog import Family
 from cost_exporter.daily import days
 from cost_exporter.exposition import FixedMetrics, collect_series
 from cost_exporter.files import write_atomically
-from cost_exporter.http_client import HttpClient, RetryPolicy
+from cost_exporter.http_client import Budget, HttpClient, RetryPolicy
+from cost_exporter.http_client import budgets as http_budgets
 from cost_exporter.logs import REDACT
 from cost_exporter.periods import month_start, previous_month_start
 from cost_exporter.providers import REGISTRY
@@ -226,7 +227,7 @@ async def fetch_histories(
         if spec.history_days is not None:
             covered = max(first, today - timedelta(days=spec.history_days))
         progress.start(label)
-        ctx = Context(http=http, now=now)
+        ctx = Context(http=http.for_provider(entry.provider), now=now)
         ctx.log = ctx.log.bind(provider=entry.provider, account=entry.config.account)
         try:
             samples = await spec.history(entry.config, ctx, midnight(covered), midnight(today))
@@ -286,8 +287,11 @@ def sample_count(points: Points) -> int:
     return sum(len(series) for values in points.values() for series in values.values())
 
 
-def counting_http(settings: ExporterSettings, progress: Progress) -> HttpClient:
-    """The shared client (same retries and backoff), telling the progress of each request."""
+def counting_http(
+    settings: ExporterSettings, progress: Progress, budgets: Mapping[str, Budget] | None = None
+) -> HttpClient:
+    """The shared client (same retries, backoff and per-provider budgets), telling the
+    progress of each request."""
 
     async def on_request(_request: httpx.Request) -> None:
         progress.request()
@@ -296,6 +300,7 @@ def counting_http(settings: ExporterSettings, progress: Progress) -> HttpClient:
         timeout_s=settings.http_timeout_s,
         retry=RetryPolicy(max_attempts=settings.http_max_attempts),
         on_request=on_request,
+        budgets=budgets,
     )
 
 
@@ -332,7 +337,8 @@ async def run(
         )
         return 2
     progress = Progress(stderr, len(entries), tty)
-    http = counting_http(settings, progress)
+    overrides = {k: v.model_dump(exclude_none=True) for k, v in config.rate_limits.items()}
+    http = counting_http(settings, progress, http_budgets(overrides))
     try:
         histories, failures = await fetch_histories(config, http, now, months, progress, providers)
     finally:

@@ -13,6 +13,16 @@ decompression, so a gzip bomb stops there too), a streamed body is split
 into lines of at most `max_line_chars`, and `paginate` stops after
 `max_pages` pages or at the first cursor that repeats.
 
+Every request of a provider's collection passes that provider's budget
+(`for_provider`): at most `concurrency` requests in flight and, where the
+provider documents a rate limit, at most `requests` in any `per_s` seconds,
+shared by all its accounts. A request counts from the moment it is sent until
+its answer has arrived, so the provider, whenever it counts it, never sees more
+than the budget; the defaults (`DEFAULT_BUDGETS`) stay inside each documented
+limit, and the config's `rate_limits:` changes them. A request that would wait
+longer than `max_budget_wait_s` for the budget fails at once with reason
+`rate_limited` instead of being sent.
+
 Paging never leaves a silent gap: a page without paging info is the only
 page, but paging info that is there and cannot be read (`has_more: true`
 without a cursor, a page number that is not a number) fails with reason
@@ -23,11 +33,15 @@ two paging styles the providers share (`has_more_cursor`,
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import email.utils
 import math
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -53,6 +67,125 @@ MAX_PAGES = 100
 MAX_CURSOR_CHARS = 4096
 # Headers that describe the encoded body; dropped once the body is decoded.
 _ENCODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How hard the exporter may use one provider's API: at most `concurrency` requests in
+    flight and, when `requests` is set, at most `requests` in any `per_s` seconds."""
+
+    concurrency: int = 4
+    requests: int | None = None
+    per_s: float | None = None
+
+
+# Each number inside the limit its provider documents (the URL next to it). The fake of
+# tests/fake_providers.py enforces the documented limits, and a test checks these against them.
+DEFAULT_BUDGETS: dict[str, Budget] = {
+    # Supabase Management API: 120 requests per minute per user and project or organisation
+    # (https://supabase.com/docs/reference/api/introduction#rate-limits; the page once said
+    # 60 per minute across all of a user's tokens). 60 a minute keeps inside both readings.
+    "supabase": Budget(concurrency=2, requests=60, per_s=60),
+    # Cloudflare API: 1200 requests per 5 minutes per user or account token, GraphQL at most
+    # 320 per 5 minutes (https://developers.cloudflare.com/fundamentals/api/reference/limits/).
+    # The billing and the AI Gateway collectors share it (SHARED_BUDGETS), GraphQL included.
+    "cloudflare": Budget(concurrency=4, requests=300, per_s=300),
+    # Anthropic Usage & Cost Admin API: "polling once per minute for sustained use", short
+    # bursts for paging acceptable (https://docs.anthropic.com/en/api/usage-cost-api, FAQ).
+    "anthropic": Budget(concurrency=2, requests=50, per_s=3600),
+    # No rate limit documented for the endpoints collected: concurrency only, and a 429's
+    # Retry-After is honoured. Vercel /v1/billing/charges (https://vercel.com/docs/limits),
+    # OpenAI organization costs/usage (https://platform.openai.com/docs/api-reference/usage),
+    # OpenRouter credits/activity/keys ("we govern capacity globally":
+    # https://openrouter.ai/docs/api-reference/limits), Wasabi Stats API
+    # (https://docs.wasabi.com/docs/wasabi-stats-api).
+    "vercel": Budget(concurrency=4),
+    "openai": Budget(concurrency=4),
+    "openrouter": Budget(concurrency=4),
+    "wasabi": Budget(concurrency=4),
+}
+SHARED_BUDGETS = {"cloudflare_ai_gateway": "cloudflare"}
+"""Providers that call another provider's API, and so spend that provider's budget."""
+MAX_BUDGET_WAIT_S = 60.0
+
+
+def budget_name(provider: str) -> str:
+    return SHARED_BUDGETS.get(provider, provider)
+
+
+def budgets(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Budget]:
+    """DEFAULT_BUDGETS with the config's `rate_limits:` on top (`concurrency`, `requests`,
+    `per_seconds`; keys a provider name). ValueError for a provider that spends another's."""
+    merged = dict(DEFAULT_BUDGETS)
+    for provider, fields in (overrides or {}).items():
+        if provider in SHARED_BUDGETS:
+            raise ValueError(
+                f"{provider} calls {SHARED_BUDGETS[provider]}'s API and spends its budget: "
+                f"set rate_limits.{SHARED_BUDGETS[provider]}"
+            )
+        budget = merged.get(provider, Budget())
+        changes: dict[str, Any] = {}
+        if fields.get("concurrency") is not None:
+            changes["concurrency"] = int(fields["concurrency"])
+        if fields.get("requests") is not None:
+            changes["requests"] = int(fields["requests"])
+            changes["per_s"] = float(fields["per_seconds"])
+        merged[provider] = replace(budget, **changes)
+    return merged
+
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class RateBudget:
+    """One provider's budget, shared by its accounts' requests (see the module docstring)."""
+
+    def __init__(
+        self, name: str, budget: Budget, clock: Clock, sleep: Sleep, max_wait_s: float
+    ) -> None:
+        self.name = name
+        self.budget = budget
+        self.clock = clock
+        self.sleep = sleep
+        self.max_wait_s = max_wait_s
+        self._slots = asyncio.Semaphore(budget.concurrency)
+        self._in_flight = 0
+        self._finished: deque[float] = deque()
+        """When each request of the current window got its answer, oldest first."""
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        async with self._slots:
+            await self._admit()
+            try:
+                yield
+            finally:
+                self._in_flight -= 1
+                if self.budget.requests is not None:
+                    self._finished.append(self.clock())
+
+    async def _admit(self) -> None:
+        limit, window = self.budget.requests, self.budget.per_s
+        while True:
+            if limit is None or window is None:
+                self._in_flight += 1
+                return
+            now = self.clock()
+            while self._finished and self._finished[0] <= now - window:
+                self._finished.popleft()
+            if self._in_flight + len(self._finished) < limit:
+                self._in_flight += 1
+                return
+            # Full: wait until the oldest answer leaves the window (or one in flight ends).
+            wait = self._finished[0] + window - now if self._finished else 0.05
+            if wait > self.max_wait_s:
+                raise CollectorError(
+                    "rate_limited",
+                    f"{self.name}: the exporter's own budget of {limit} requests per "
+                    f"{window:g} s is spent for the next {wait:.0f} s; not sending more",
+                )
+            await self.sleep(max(wait, 0.001))
 
 
 @dataclass(frozen=True)
@@ -167,6 +300,10 @@ class HttpClient:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         max_line_chars: int = MAX_LINE_CHARS,
         on_request: Callable[[httpx.Request], Awaitable[None]] | None = None,
+        budgets: Mapping[str, Budget] | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        max_budget_wait_s: float = MAX_BUDGET_WAIT_S,
     ) -> None:
         """`on_request` sees every request before it is sent (the backfill counts them)."""
         self._client = client or httpx.AsyncClient(
@@ -178,9 +315,34 @@ class HttpClient:
         self.retry = retry or RetryPolicy()
         self.max_response_bytes = max_response_bytes
         self.max_line_chars = max_line_chars
+        self.budgets = dict(DEFAULT_BUDGETS if budgets is None else budgets)
+        self.clock, self.sleep, self.max_budget_wait_s = clock, sleep, max_budget_wait_s
+        self._rate_budgets: dict[str, RateBudget] = {}
+        self.rate_budget: RateBudget | None = None
+        """The budget every request of this client passes: set by `for_provider`."""
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    def for_provider(self, provider: str) -> HttpClient:
+        """This client, its requests counted against `provider`'s budget (shared by every
+        account of the provider, and by the providers that spend it: SHARED_BUDGETS)."""
+        name = budget_name(provider)
+        rate_budget = self._rate_budgets.get(name)
+        if rate_budget is None:
+            budget = self.budgets.get(name, Budget())
+            rate_budget = RateBudget(name, budget, self.clock, self.sleep, self.max_budget_wait_s)
+            self._rate_budgets[name] = rate_budget
+        scoped = copy.copy(self)
+        scoped.rate_budget = rate_budget
+        return scoped
+
+    def set_budgets(self, budgets: Mapping[str, Budget]) -> None:
+        """New budgets (a config reload); a budget that did not change keeps its window."""
+        self.budgets = dict(budgets)
+        for name, current in list(self._rate_budgets.items()):
+            if self.budgets.get(name, Budget()) != current.budget:
+                del self._rate_budgets[name]
 
     async def get(
         self, url: str, *, params: Params = None, headers: Mapping[str, str] | None = None
@@ -335,10 +497,11 @@ class HttpClient:
             method, url, params=params, headers=headers, json=json_body
         )
         try:
-            # Always streamed: a body is read only as far as the size limit allows.
-            response = await self._client.send(request, stream=True)
-            if response.is_success and not stream:
-                return await self._buffered(response)
+            async with self._slot():
+                # Always streamed: a body is read only as far as the size limit allows.
+                response = await self._client.send(request, stream=True)
+                if response.is_success and not stream:
+                    return await self._buffered(response)
         except httpx.TimeoutException:
             raise _Retryable(
                 CollectorError("timeout", f"{describe(request)}: timed out"), None
@@ -360,6 +523,14 @@ class HttpClient:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise _Retryable(error, retry_after)
         raise error
+
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        if self.rate_budget is None:
+            yield
+        else:
+            async with self.rate_budget.slot():
+                yield
 
     async def _buffered(self, response: httpx.Response) -> httpx.Response:
         """The response with its decoded body in memory, or CollectorError past the limit."""

@@ -196,7 +196,7 @@ class Refresher:
         spec = REGISTRY[entry.provider]
         state = self._snapshot.accounts.get(entry.key)
         ctx = Context(
-            http=self.http,
+            http=self.http.for_provider(entry.provider),
             now=now,
             usage_limits=usage_limit_keys(config, *entry.key),
             ledger={name: dict(days) for name, days in (state.ledger if state else {}).items()},

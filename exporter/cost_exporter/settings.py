@@ -244,6 +244,21 @@ class Attribution(Strict):
         return None
 
 
+class RateLimit(Strict):
+    """`rate_limits.<provider>`: the HTTP client's budget for that provider's API, shared
+    by its accounts (defaults: cost_exporter.http_client.DEFAULT_BUDGETS)."""
+
+    concurrency: int | None = Field(None, ge=1, le=64)
+    requests: int | None = Field(None, ge=1)
+    per_seconds: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _window(self) -> RateLimit:
+        if (self.requests is None) != (self.per_seconds is None):
+            raise ValueError("give requests and per_seconds together")
+        return self
+
+
 class FileConfig(Strict):
     reporting_currency: str = Field(DEFAULT_CURRENCY, pattern="^[A-Z]{3}$")
     warning_ratio: Decimal = DEFAULT_WARNING_RATIO
@@ -253,6 +268,7 @@ class FileConfig(Strict):
     attribution: Attribution | None = None
     ai_price_table_max_age_days: int = Field(DEFAULT_PRICE_TABLE_MAX_AGE_DAYS, gt=0)
     """Days after which the shipped AI price table counts as stale (AIPriceTableStale)."""
+    rate_limits: dict[str, RateLimit] = Field(default_factory=dict)
 
     @field_validator("fx_rates")
     @classmethod
@@ -313,6 +329,7 @@ class Config:
     warning_ratio: Decimal = DEFAULT_WARNING_RATIO
     """Published as cost_budget_warning_ratio; the rules, dashboard and status page read that."""
     ai_price_table_max_age_days: int = DEFAULT_PRICE_TABLE_MAX_AGE_DAYS
+    rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
 
     def convert(self, amount: Decimal, currency: str) -> Decimal:
         """Amount in the reporting currency, with the configured fixed rates."""
@@ -362,6 +379,10 @@ def load_config(
 
     _check_unique_accounts(accounts, source)
     _check_currencies(file_config, source)
+    for name in file_config.rate_limits:
+        if name not in providers:
+            known = ", ".join(sorted(providers))
+            raise ConfigError(f"{source}: rate_limits.{name}: unknown provider (known: {known})")
     if file_config.attribution is not None:
         _check_attribution(file_config.attribution, accounts, providers, source)
     return Config(
@@ -374,6 +395,7 @@ def load_config(
         attribution=file_config.attribution,
         warning_ratio=file_config.warning_ratio,
         ai_price_table_max_age_days=file_config.ai_price_table_max_age_days,
+        rate_limits=dict(file_config.rate_limits),
     )
 
 

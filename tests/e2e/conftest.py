@@ -18,8 +18,9 @@ StartStack = Callable[..., Stack]
 def start_stack(tmp_path: Path) -> Iterator[StartStack]:
     """Start the exporter, Prometheus and Alertmanager; every one is stopped after the test.
 
-    `start_stack(config, env=None)`: `config` is the exporter's YAML config as a
-    dict, `env` extra environment for the exporter (e.g. a fake provider's base URL).
+    `start_stack(config, env=None, remote_write=None)`: `config` is the exporter's YAML
+    config as a dict, `env` extra environment for the exporter (e.g. a fake provider's base
+    URL), `remote_write` a `remote_write:` list for Prometheus' config.
     Skips without the binaries (fails when CI is set).
     """
     found = Binaries(
@@ -28,8 +29,12 @@ def start_stack(tmp_path: Path) -> Iterator[StartStack]:
     )
     stacks: list[Stack] = []
 
-    def start(config: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Stack:
-        stack = Stack.start(tmp_path / f"stack{len(stacks)}", found, config, env)
+    def start(
+        config: Mapping[str, Any],
+        env: Mapping[str, str] | None = None,
+        remote_write: list[dict[str, Any]] | None = None,
+    ) -> Stack:
+        stack = Stack.start(tmp_path / f"stack{len(stacks)}", found, config, env, remote_write)
         stacks.append(stack)
         return stack
 

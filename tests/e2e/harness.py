@@ -458,6 +458,7 @@ class Stack:
     unused_port: int = field(default_factory=free_port)
     processes: dict[str, Process] = field(default_factory=dict)
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=5))
+    remote_write: list[dict[str, Any]] | None = None
 
     @classmethod
     def start(
@@ -466,12 +467,14 @@ class Stack:
         binaries: Binaries,
         config: Mapping[str, Any],
         env: Mapping[str, str] | None = None,
+        remote_write: list[dict[str, Any]] | None = None,
     ) -> Stack:
         """Start everything and wait until Prometheus scrapes the exporter successfully.
 
+        `remote_write` is added to Prometheus' config as is (test addresses already in it).
         On failure everything already started is stopped before the error propagates.
         """
-        stack = cls(root=root, binaries=binaries, sink=WebhookSink())
+        stack = cls(root=root, binaries=binaries, sink=WebhookSink(), remote_write=remote_write)
         try:
             stack.write_exporter_config(config)
             stack._start_exporter(env or {})
@@ -574,6 +577,8 @@ class Stack:
             rule_files=rule_files,
             unused=self.unused_address,
         )
+        if self.remote_write:
+            config["remote_write"] = self.remote_write
         config_file = write_yaml(directory / "prometheus.yml", config)
         argv = [
             self.binaries.prometheus,

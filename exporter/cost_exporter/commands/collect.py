@@ -15,7 +15,7 @@ from cost_exporter.settings import Config, ExporterSettings
 
 
 async def collect_once(settings: ExporterSettings, config: Config, out: TextIO) -> int:
-    http = http_client(settings)
+    http = http_client(settings, config)
     try:
         refresher = Refresher(settings, config, http, persist=False)
         result = await refresher.refresh()

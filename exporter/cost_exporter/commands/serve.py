@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import structlog
 
 from cost_exporter import __version__
-from cost_exporter.commands import http_client, load, log_config_warnings
+from cost_exporter.commands import http_budgets, http_client, load, log_config_warnings
 from cost_exporter.errors import ConfigError
 from cost_exporter.refresher import Refresher
 from cost_exporter.settings import Config, ExporterSettings
@@ -30,7 +30,7 @@ def serve(
     from cost_exporter.app import create_app
 
     async def run() -> None:
-        http = http_client(settings)
+        http = http_client(settings, config)
         refresher = Refresher(settings, config, http)
         refresher.restore()
         app = create_app(refresher)
@@ -41,6 +41,7 @@ def serve(
             except ConfigError as exc:
                 log.error("config_reload_failed", error=str(exc))
                 return
+            http.set_budgets(http_budgets(new_config))
             refresher.reload(new_config)
             log.info("config_reloaded", accounts=len(new_config.accounts))
             log_config_warnings(new_config)
