@@ -23,7 +23,6 @@ previous month is known from the first day):
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from cost_exporter.http_client import HttpClient, RetryPolicy
 from cost_exporter.providers import env_specs
 from cost_exporter.refresher import Refresher
 from cost_exporter.settings import load_config, load_exporter_settings
+from tests.year import Charge
 
 FIRST_DAY = date(2027, 1, 1)
 DAYS = 62  # 1 January .. 3 March 2027
@@ -102,14 +102,6 @@ def calendar_days() -> list[date]:
 # --- the charges of each fake account -----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Charge:
-    day: date
-    service: str
-    amount: Decimal
-    category: str = "Usage"
-
-
 def vercel_charges(team: str, day: date) -> list[Charge]:
     if team == "team_calm":
         charges = [Charge(day, "Function Invocations", Decimal(1))]
@@ -155,7 +147,7 @@ class FakeApis:
             start = midnight(day)
             # A day's charges show once it has ended, and only inside [from, to).
             if since <= start and start + timedelta(days=1) <= min(until, self.clock()):
-                lines += [focus_line(charge) for charge in vercel_charges(team, day)]
+                lines += [charge.line() for charge in vercel_charges(team, day)]
         body = "".join(line + "\n" for line in lines)
         return httpx.Response(200, text=body, headers={"Content-Type": "application/jsonl"})
 
@@ -193,22 +185,6 @@ def days_between(first: date, end: date) -> Iterator[date]:
     while day < end:
         yield day
         day += timedelta(days=1)
-
-
-def focus_line(charge: Charge) -> str:
-    start = midnight(charge.day)
-    return json.dumps(
-        {
-            "BilledCost": float(charge.amount),
-            "BillingCurrency": "USD",
-            "ChargeCategory": charge.category,
-            "ChargePeriodStart": start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            "ChargePeriodEnd": (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            "ServiceName": charge.service,
-            "ServiceProviderName": "Vercel",
-            "Tags": {"ProjectName": "web"},
-        }
-    )
 
 
 def openai_result(day: date) -> dict[str, Any]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e import binaries
-from tests.e2e.harness import Binaries, Stack
+from tests.e2e.harness import Binaries, Process, Stack, free_port, wait_until
 
 StartStack = Callable[..., Stack]
 
@@ -43,3 +45,40 @@ def start_stack(tmp_path: Path) -> Iterator[StartStack]:
     finally:
         for stack in stacks:
             stack.stop()
+
+
+@pytest.fixture
+def prometheus_on(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Start a bare `prometheus` (no scrapes) on a data directory, with `flags` added, e.g.
+    `--web.enable-remote-write-receiver`; every one started is stopped after the test."""
+    started: list[Process] = []
+
+    def start(data: Path, *flags: str) -> str:
+        config = tmp_path / f"prometheus-{len(started)}.yml"
+        config.write_text("global:\n  scrape_interval: 1m\n")
+        port = free_port()
+        argv = [
+            binaries.require(binaries.PROMETHEUS),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data}",
+            "--storage.tsdb.retention.time=400d",
+            f"--web.listen-address=127.0.0.1:{port}",
+            *flags,
+        ]
+        env = {"PATH": os.environ.get("PATH", "")}
+        process = Process("prometheus", argv, env, tmp_path / f"prometheus-{len(started)}.log")
+        started.append(process)
+        url = f"http://127.0.0.1:{port}"
+        wait_until(
+            lambda: process.running and httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
+            "prometheus to be ready",
+            timeout=60,
+            diagnostics=process.tail,
+        )
+        return url
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,6 @@ from tests.e2e.harness import (
     FakeHttpServer,
     FakeRequest,
     FakeResponse,
-    Process,
-    free_port,
-    wait_until,
 )
 from tests.year import Year
 
@@ -44,41 +40,6 @@ def months_before(day: date, months: int) -> date:
     for _ in range(months):
         first = (first - timedelta(days=1)).replace(day=1)
     return first
-
-
-@pytest.fixture
-def prometheus_on(tmp_path: Path) -> Iterator[Any]:
-    """Start `prometheus` on a blocks directory; stopped (by pid) after the test."""
-    started: list[Process] = []
-
-    def start(data: Path) -> str:
-        config = tmp_path / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 1m\n")
-        port = free_port()
-        argv = [
-            binaries.require(binaries.PROMETHEUS),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={data}",
-            "--storage.tsdb.retention.time=400d",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ]
-        env = {"PATH": os.environ.get("PATH", "")}
-        process = Process("prometheus", argv, env, tmp_path / "prometheus.log")
-        started.append(process)
-        url = f"http://127.0.0.1:{port}"
-        wait_until(
-            lambda: process.running and httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
-            "prometheus to be ready",
-            timeout=60,
-            diagnostics=process.tail,
-        )
-        return url
-
-    try:
-        yield start
-    finally:
-        for process in started:
-            process.stop()
 
 
 def query(url: str, promql: str, at: int) -> list[dict[str, Any]]:

@@ -21,7 +21,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ import pytest
 
 from tests.e2e import binaries
 from tests.e2e.conftest import StartStack
-from tests.e2e.harness import Process, free_port, load_yaml, wait_until
+from tests.e2e.harness import load_yaml, wait_until
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,43 +92,6 @@ def first_sample(openmetrics: str, name: str) -> tuple[str, float, int]:
     raise AssertionError(f"no {name} sample in the backfill output")
 
 
-@pytest.fixture
-def receiver(tmp_path: Path) -> Iterator[Any]:
-    """Start a Prometheus that accepts remote writes, on a data directory; stopped after."""
-    started: list[Process] = []
-
-    def start(data: Path) -> str:
-        config = tmp_path / "receiver.yml"
-        config.write_text("global:\n  scrape_interval: 1m\n")
-        port = free_port()
-        argv = [
-            binaries.require(binaries.PROMETHEUS),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={data}",
-            "--storage.tsdb.retention.time=400d",
-            "--web.enable-remote-write-receiver",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ]
-        process = Process(
-            "receiver", argv, {"PATH": os.environ.get("PATH", "")}, tmp_path / "r.log"
-        )
-        started.append(process)
-        url = f"http://127.0.0.1:{port}"
-        wait_until(
-            lambda: process.running and httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
-            "the receiving prometheus to be ready",
-            timeout=60,
-            diagnostics=process.tail,
-        )
-        return url
-
-    try:
-        yield start
-    finally:
-        for process in started:
-            process.stop()
-
-
 def test_the_example_passes_promtool_check_config() -> None:
     promtool = binaries.require(binaries.PROMTOOL)
     run = subprocess.run(
@@ -139,7 +101,7 @@ def test_the_example_passes_promtool_check_config() -> None:
 
 
 def test_a_second_prometheus_receives_the_costs_and_answers_the_dashboard(
-    start_stack: StartStack, receiver: Any, tmp_path: Path
+    start_stack: StartStack, prometheus_on: Any, tmp_path: Path
 ) -> None:
     from tests.fake_providers import FakeProviders
 
@@ -173,7 +135,7 @@ def test_a_second_prometheus_receives_the_costs_and_answers_the_dashboard(
             check=False,
         )
         assert load.returncode == 0, load.stdout + load.stderr
-        receiver_url = receiver(data)
+        receiver_url = prometheus_on(data, "--web.enable-remote-write-receiver")
 
         # The live pipeline, remote-writing through the shipped example's entry.
         budgets = [{"provider": "vercel", "monthly": 20}]
