@@ -296,6 +296,10 @@ def print_table(run: Run, out: Any = sys.stdout) -> None:
 def main() -> None:
     import tempfile
 
+    from cost_exporter import logs
+
+    logs.configure("warning", "console")  # the table, not 248 lines of collection logs
+
     with tempfile.TemporaryDirectory() as folder:
         run = asyncio.run(simulate(Path(folder)))
     print_table(run)
