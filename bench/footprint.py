@@ -28,10 +28,31 @@ class Footprint:
 
 
 def rss_mb(pid: int) -> float:
+    return status_mb(pid, "VmRSS")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The most resident memory the process has had so far (the kernel's high-water mark)."""
+    return status_mb(pid, "VmHWM")
+
+
+def status_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    raise RuntimeError(f"no {field}")
+
+
+def start_serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`cost-exporter serve` from this checkout, its output discarded."""
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.Popen(
+        [sys.executable, "-m", "cost_exporter", "serve"],
+        env={**env, "PYTHONPATH": str(root / "exporter")},
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def boto3_imported() -> bool:
@@ -46,16 +67,7 @@ def boto3_imported() -> bool:
 
 def run(data: Dataset) -> Footprint:
     port = free_port()
-    root = Path(__file__).resolve().parents[1]
-    env = exporter_env(data, port)
-    env["PYTHONPATH"] = str(root / "exporter")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cost_exporter", "serve"],
-        env=env,
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_serve(exporter_env(data, port))
     try:
         startup = wait_for(f"http://127.0.0.1:{port}/metrics", process)
         time.sleep(1.0)  # let start-up garbage settle

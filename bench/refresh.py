@@ -24,7 +24,12 @@ import yaml
 from cost_exporter.http_client import HttpClient
 from cost_exporter.providers import env_specs
 from cost_exporter.refresher import Refresher
-from cost_exporter.settings import load_config, load_exporter_settings
+from cost_exporter.settings import (
+    Config,
+    ExporterSettings,
+    load_config,
+    load_exporter_settings,
+)
 from tests import fake_providers
 from tests.fake_providers import FakeProviders
 
@@ -52,6 +57,19 @@ class Refresh:
         return name, self.requests[name] * LATENCY_S
 
 
+async def timed_refresh(settings: ExporterSettings, config: Config) -> tuple[float, Refresher]:
+    """One refresh of every account through the shared client with its default budgets, and
+    the seconds it took."""
+    http = HttpClient(timeout_s=settings.http_timeout_s)
+    try:
+        refresher = Refresher(settings, config, http, persist=False)
+        started = time.perf_counter()
+        await refresher.refresh()
+        return time.perf_counter() - started, refresher
+    finally:
+        await http.aclose()
+
+
 def run(work: Path) -> Refresh:
     fake_providers.CLOUDFLARE_PAGE_SIZE = 1000
     fake_providers.OPENROUTER_KEYS_PAGE = 100
@@ -73,18 +91,8 @@ def run(work: Path) -> Refresh:
         config = load_config(env, config_file, env_specs())
         settings = load_exporter_settings({"COST_STATE_DIR": str(work / "state")})
 
-        async def collect() -> tuple[float, Refresher]:
-            http = HttpClient(timeout_s=settings.http_timeout_s)
-            try:
-                refresher = Refresher(settings, config, http, persist=False)
-                started = time.perf_counter()
-                await refresher.refresh()
-                return time.perf_counter() - started, refresher
-            finally:
-                await http.aclose()
-
         fake.reset_counts()
-        wall, refresher = asyncio.run(collect())
+        wall, refresher = asyncio.run(timed_refresh(settings, config))
         requests = {p: fake.requests_for(p) for p in fake_providers.PROVIDERS}
         states = refresher.snapshot.accounts.values()
         durations = {s.provider: s.duration_s or 0.0 for s in states}

@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -28,11 +26,10 @@ from typing import Any
 import httpx
 import yaml
 
-from bench.footprint import rss_mb
+from bench.footprint import peak_rss_mb, rss_mb, start_serve
+from bench.refresh import timed_refresh
 from bench.scrape import free_port
-from cost_exporter.http_client import HttpClient
 from cost_exporter.providers import env_specs
-from cost_exporter.refresher import Refresher
 from cost_exporter.settings import load_config, load_exporter_settings
 from tests import fake_providers
 from tests.fake_providers import DOCUMENTED_LIMITS, FakeProviders
@@ -105,17 +102,7 @@ def refresh_in_process(work: Path) -> tuple[float, dict[str, int], int, list[str
         loaded = load_config(fake.env(), path, env_specs())
         settings = load_exporter_settings({"COST_STATE_DIR": str(work / "state")})
 
-        async def collect() -> tuple[float, Refresher]:
-            http = HttpClient(timeout_s=settings.http_timeout_s)  # default budgets
-            try:
-                refresher = Refresher(settings, loaded, http, persist=False)
-                started = time.perf_counter()
-                await refresher.refresh()
-                return time.perf_counter() - started, refresher
-            finally:
-                await http.aclose()
-
-        wall, refresher = asyncio.run(collect())
+        wall, refresher = asyncio.run(timed_refresh(settings, loaded))
         requests = {p: fake.requests_for(p) for p in fake_providers.PROVIDERS}
         throttled = fake.total_throttled
     states = refresher.snapshot.accounts.values()
@@ -125,7 +112,6 @@ def refresh_in_process(work: Path) -> tuple[float, dict[str, int], int, list[str
 
 def serve_footprint(work: Path) -> tuple[float, float, float]:
     """(peak RSS MB, RSS MB after, seconds to the end of the first refresh) of `serve`."""
-    root = Path(__file__).resolve().parents[1]
     port = free_port()
     with FakeProviders(latency_s=LATENCY_S, limits=DOCUMENTED_LIMITS) as fake:
         path = work / "serve.yml"
@@ -133,7 +119,6 @@ def serve_footprint(work: Path) -> tuple[float, float, float]:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
-            "PYTHONPATH": str(root / "exporter"),
             **fake.env(),
             "COST_CONFIG_FILE": str(path),
             "COST_STATE_DIR": str(work / "serve-state"),
@@ -141,13 +126,7 @@ def serve_footprint(work: Path) -> tuple[float, float, float]:
             "COST_EXPORTER_PORT": str(port),
         }
         started = time.perf_counter()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cost_exporter", "serve"],
-            env=env,
-            cwd=root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        process = start_serve(env)
         try:
             deadline = time.monotonic() + 180
             while True:
@@ -170,13 +149,6 @@ def serve_footprint(work: Path) -> tuple[float, float, float]:
             process.terminate()
             process.wait(timeout=10)
     return peak, after, refreshed
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
 
 
 def run(work: Path) -> Scale:
