@@ -66,13 +66,7 @@ def main(argv: list[str]) -> int:
         with FakeProviders() as fake:
             urls = {p: fake.base_url(p) for p in dataset.HTTP_PROVIDERS}
             data = dataset.build(work / "data", urls)
-            published = sum(
-                1
-                for line in __import__("cost_exporter.exposition", fromlist=["render"])
-                .render(data.snapshot, data.config)
-                .text.splitlines()
-                if line and not line.startswith(b"#")
-            )
+            published = data.series
             lines += [
                 f"Snapshot: {len(data.config.accounts)} accounts, {published} series on /metrics.",
                 "",

@@ -50,11 +50,9 @@ class Dataset:
 
     @property
     def series(self) -> int:
-        from cost_exporter import exposition
+        from cost_exporter import figures
 
-        return sum(
-            len(v) for v in exposition.collect_series(self.snapshot, self.config, _now()).values()
-        )
+        return sum(len(v) for v in figures.derive(self.snapshot, self.config, _now()).values())
 
 
 def _now() -> Any:

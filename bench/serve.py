@@ -34,13 +34,13 @@ def stock_app(state_dir: Path, config_file: Path) -> Any:
     )
 
     from bench.data import env_for
-    from cost_exporter import __version__, catalog, exposition, snapshot
+    from cost_exporter import __version__, catalog, figures, snapshot
     from cost_exporter.providers import env_specs
     from cost_exporter.settings import load_config
 
     config = load_config(env_for(), config_file, env_specs())
     restored = snapshot.load(state_dir / "snapshot.json")
-    series = exposition.collect_series(restored, config, datetime.now(UTC))
+    series = figures.derive(restored, config, datetime.now(UTC))
     registry = CollectorRegistry()
     Info(catalog.BUILD_INFO.name, catalog.BUILD_INFO.help, registry=registry).info(
         {"version": __version__}

@@ -28,7 +28,8 @@ from cost_exporter.attribution import Item, Target
 from cost_exporter.catalog import Family
 from cost_exporter.cli import main
 from cost_exporter.errors import ConfigError
-from cost_exporter.exposition import collect_series, render
+from cost_exporter.exposition import render
+from cost_exporter.figures import derive
 from cost_exporter.providers import REGISTRY, env_specs
 from cost_exporter.samples import Money, Sample
 from cost_exporter.settings import AttributionRule, Config, load_config
@@ -415,7 +416,7 @@ def test_each_provider_dimension_attributes_its_share(
     tmp_path: Path, provider: str, dimension: str, value: str, amount: str
 ) -> None:
     section = {"rules": [{"match": {"provider": provider, dimension: value}, "app": "picked"}]}
-    series = collect_series(snapshot(), config(tmp_path, section), NOW)
+    series = derive(snapshot(), config(tmp_path, section), NOW)
     picked = sum((v for (app, _), v in allocated(series).items() if app == "picked"), Decimal(0))
     assert abs(picked - Decimal(amount)) < Decimal("0.01"), picked
 
@@ -490,7 +491,7 @@ def test_any_split_of_any_bill_adds_up_to_it_exactly(
 def test_what_the_breakdown_does_not_cover_goes_through_provider_rules_else_unallocated(
     tmp_path: Path,
 ) -> None:
-    series = collect_series(snapshot(), config(tmp_path), NOW)
+    series = derive(snapshot(), config(tmp_path), NOW)
     apps = allocated(series)
     # Vercel: web 5.40 to shop; api 2.10 to shop-api; the plan and credit (19.00) split 50/50.
     assert apps[("shop-api", "vercel")] == Decimal("2.10")
@@ -510,7 +511,7 @@ def test_what_the_breakdown_does_not_cover_goes_through_provider_rules_else_unal
 
 
 def test_a_usage_breakdown_shares_only_the_services_it_describes(tmp_path: Path) -> None:
-    apps = allocated(collect_series(snapshot(), config(tmp_path), NOW))
+    apps = allocated(derive(snapshot(), config(tmp_path), NOW))
     # Cloudflare: assets gets 5/6 of R2 Storage (0.125) and Workers 6.95: 7.075; logs' share
     # of storage (0.025) and R2 operations (0.90) are unallocated: 0.925. Both are half a
     # cent over: the cent goes to the app that sorts first.
@@ -519,7 +520,7 @@ def test_a_usage_breakdown_shares_only_the_services_it_describes(tmp_path: Path)
 
 
 def cloudflare_apps(tmp_path: Path, rules: list[dict[str, Any]]) -> dict[str, Decimal]:
-    series = collect_series(snapshot(), config(tmp_path, {"rules": rules}), NOW)
+    series = derive(snapshot(), config(tmp_path, {"rules": rules}), NOW)
     apps = {app: v for (app, provider), v in allocated(series).items() if provider == "cloudflare"}
     assert sum(apps.values()) == by_provider(series[MTD], MTD)["cloudflare"] == Decimal("8.00")
     return apps
@@ -575,7 +576,7 @@ def test_a_top_n_other_row_is_no_value_a_dimension_rule_takes() -> None:
 
 
 def test_allocated_spend_adds_up_to_every_providers_total_in_both_months(tmp_path: Path) -> None:
-    series = collect_series(snapshot(), config(tmp_path), NOW)
+    series = derive(snapshot(), config(tmp_path), NOW)
     for family, month in attribution.MONTHS:
         expected = by_provider(series[month], month)
         assert by_provider(series[family], family) == expected
@@ -598,7 +599,7 @@ def test_allocated_spend_adds_up_to_every_providers_total_in_both_months(tmp_pat
 
 
 def test_every_app_gets_whole_cents_except_the_rest_of_a_fractional_bill(tmp_path: Path) -> None:
-    series = collect_series(snapshot(), config(tmp_path), NOW)
+    series = derive(snapshot(), config(tmp_path), NOW)
     fractional = [
         labels
         for labels, value in series[catalog.ALLOCATED_MONTH_TO_DATE].items()
@@ -608,20 +609,20 @@ def test_every_app_gets_whole_cents_except_the_rest_of_a_fractional_bill(tmp_pat
 
 
 def test_without_rules_everything_is_unallocated_and_still_adds_up(tmp_path: Path) -> None:
-    series = collect_series(snapshot(), config(tmp_path, {}), NOW)
+    series = derive(snapshot(), config(tmp_path, {}), NOW)
     values = series[catalog.ALLOCATED_MONTH_TO_DATE]
     assert {labels[0] for labels in values} == {"unallocated"}
     assert by_provider(values, catalog.ALLOCATED_MONTH_TO_DATE) == by_provider(series[MTD], MTD)
 
 
 def test_without_an_attribution_section_no_allocated_series_is_published(tmp_path: Path) -> None:
-    text = render(snapshot(), config(tmp_path, None), NOW).text.decode()
+    text = render(derive(snapshot(), config(tmp_path, None), NOW)).text.decode()
     assert "cost_month_to_date{" in text
     assert "cost_allocated" not in text and "cost_app_budget" not in text
 
 
 def test_app_budgets_are_published_from_the_current_config(tmp_path: Path) -> None:
-    text = render(snapshot(), config(tmp_path), NOW).text.decode()
+    text = render(derive(snapshot(), config(tmp_path), NOW)).text.decode()
     assert 'cost_app_budget{app="shop",currency="USD"} 100.0' in text
     assert 'cost_app_budget{app="blog",currency="USD"} 50.0' in text
     assert (
@@ -633,7 +634,7 @@ def test_app_budgets_are_published_from_the_current_config(tmp_path: Path) -> No
 def test_last_months_snapshot_allocates_nothing_this_month(tmp_path: Path) -> None:
     old = datetime(2026, 10, 31, 1, 0, tzinfo=UTC).timestamp()
     states = {k: replace(s, last_success=old) for k, s in snapshot().accounts.items()}
-    series = collect_series(Snapshot(states), config(tmp_path), NOW)
+    series = derive(Snapshot(states), config(tmp_path), NOW)
     assert catalog.ALLOCATED_MONTH_TO_DATE not in series
 
 
@@ -812,7 +813,7 @@ def test_the_readme_worked_example_is_valid_and_attributes_the_fixture_month(
     part = readme[readme.index("### Attribute costs to apps") :]
     section = yaml.safe_load(part[part.index("```yaml\n") + 8 : part.index("```\n", 1)])
     loaded = config(tmp_path, section["attribution"])
-    series = collect_series(snapshot(), loaded, NOW)
+    series = derive(snapshot(), loaded, NOW)
     apps = allocated(series)
     assert apps[("shop", "ovh")] == Decimal("135.00")  # half of 250 EUR x 1.08
     assert apps[("crm", "supabase")] == Decimal("10.00")
@@ -851,9 +852,7 @@ def test_the_cli_prints_each_apps_share_and_the_largest_unallocated_items(
     assert lines[lines.index(shop) - 1].split() == ["assistant", "252.80"]  # largest first
     assert lines[lines.index(shop) + 1].split() == ["blog", "98.75", "50.00", "198%"]
     total = next(line for line in lines if line.startswith("total"))
-    expected = sum(
-        by_provider(collect_series(snapshot(), config(tmp_path), NOW)[MTD], MTD).values()
-    )
+    expected = sum(by_provider(derive(snapshot(), config(tmp_path), NOW)[MTD], MTD).values())
     assert total.split()[-1] == f"{expected:.2f}"
     unallocated = lines.index("Largest unallocated items: a rule with this match takes one")
     # hetzner came from a CSV: no rule can name it as a provider, but as a vendor of manual.
@@ -879,7 +878,7 @@ def suggested_rules(text: str) -> list[dict[str, Any]]:
 
 
 def unallocated_with(tmp_path: Path, rules: list[dict[str, Any]]) -> dict[str, Decimal]:
-    series = collect_series(snapshot(), config(tmp_path, {"rules": rules}), NOW)
+    series = derive(snapshot(), config(tmp_path, {"rules": rules}), NOW)
     return {p: v for (app, p), v in allocated(series).items() if app == "unallocated"}
 
 

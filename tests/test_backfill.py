@@ -32,7 +32,7 @@ from cost_exporter.backfill import (
     rebuild,
 )
 from cost_exporter.daily import days
-from cost_exporter.exposition import collect_series
+from cost_exporter.figures import derive
 from cost_exporter.http_client import HttpClient
 from cost_exporter.logs import REDACT
 from cost_exporter.providers import REGISTRY
@@ -100,7 +100,7 @@ async def live_on(
         for e in config.accounts
     ]
     assert all(o.ok for o in outcomes), [o.error_message for o in outcomes]
-    series = collect_series(Snapshot().with_outcomes(outcomes), config, at)
+    series = derive(Snapshot().with_outcomes(outcomes), config, at)
     return {
         (family, labels): value
         for family in FAMILIES

@@ -12,7 +12,8 @@ import pytest
 from cost_exporter import catalog
 from cost_exporter.daily import DailySpend
 from cost_exporter.errors import ConfigError
-from cost_exporter.exposition import collect_series, render
+from cost_exporter.exposition import render
+from cost_exporter.figures import derive
 from cost_exporter.samples import Money, Sample
 from cost_exporter.settings import Budget, Config
 from cost_exporter.snapshot import AccountState, Snapshot
@@ -48,7 +49,7 @@ def state(*samples: Sample, collected: datetime = COLLECTED) -> AccountState:
 
 
 def last_day(snapshot_state: AccountState, cfg: Config | None = None) -> tuple[object, object]:
-    series = collect_series(Snapshot({snapshot_state.key: snapshot_state}), cfg or config(), LATER)
+    series = derive(Snapshot({snapshot_state.key: snapshot_state}), cfg or config(), LATER)
     value = series.get(catalog.LAST_DAY, {}).get(("openai", "default", "USD"))
     stamp = series.get(catalog.LAST_DAY_TIMESTAMP, {}).get(("openai", "default"))
     return value, stamp
@@ -128,7 +129,9 @@ def test_the_first_of_the_month_shows_the_last_day_of_the_previous_month() -> No
 
 
 def test_daily_spend_itself_is_never_published() -> None:
-    text = render(Snapshot({("openai", "default"): state(daily("2026-11-22", "4"))}), config())
+    text = render(
+        derive(Snapshot({("openai", "default"): state(daily("2026-11-22", "4"))}), config(), LATER)
+    )
     body = text.text.decode()
     assert catalog.DAILY_SPEND.name not in body
     assert 'cost_last_day{account="default",currency="USD",provider="openai"} 4.0' in body
@@ -153,14 +156,14 @@ async def test_a_provider_reporting_daily_spend_shows_cost_last_day_on_metrics(
 
 
 def test_a_daily_cap_is_exported_in_the_reporting_currency() -> None:
-    series = collect_series(Snapshot(), config(Budget(provider="openai", daily=Decimal(20))), LATER)
+    series = derive(Snapshot(), config(Budget(provider="openai", daily=Decimal(20))), LATER)
     assert series[catalog.DAILY_BUDGET] == {("openai", "default", "USD"): Decimal(20)}
     assert catalog.BUDGET not in series
 
 
 def test_daily_caps_are_off_unless_configured(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, "budgets: [{provider: vercel, monthly: 20}]\n")
-    series = collect_series(Snapshot(), cfg, LATER)
+    series = derive(Snapshot(), cfg, LATER)
     assert catalog.DAILY_BUDGET not in series
     assert series[catalog.BUDGET] == {("vercel", "default", "USD"): Decimal(20)}
 

@@ -46,7 +46,7 @@ from pytest_httpx import HTTPXMock
 from cost_exporter import catalog, http_client, logs
 from cost_exporter.app import create_app
 from cost_exporter.errors import CollectorError
-from cost_exporter.exposition import collect_series
+from cost_exporter.figures import derive
 from cost_exporter.http_client import HttpClient, RetryPolicy
 from cost_exporter.providers import REGISTRY, openrouter, wasabi
 from cost_exporter.providers.base import Context
@@ -520,7 +520,7 @@ class Harness:
 
     def values(self, provider: str) -> dict[tuple[str, tuple[str, ...]], Decimal]:
         """Every published value of `provider` except the health families."""
-        series = collect_series(self.refresher.snapshot, self.refresher.config, NOW)
+        series = derive(self.refresher.snapshot, self.refresher.config, NOW)
         return {
             (family.name, labels): value
             for family, by_labels in series.items()

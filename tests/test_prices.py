@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cost_exporter import catalog, exposition, pricing
+from cost_exporter import catalog, exposition, figures, pricing
 from cost_exporter.errors import ConfigError
 from cost_exporter.providers import supabase, wasabi
 from cost_exporter.snapshot import AccountState, Snapshot
@@ -43,7 +43,7 @@ def priced_snapshot(*providers: str) -> Snapshot:
 
 
 def age_series(snapshot: Snapshot, config: object, now: datetime) -> dict[str, Decimal]:
-    series = exposition.collect_series(snapshot, config, now)  # type: ignore[arg-type]
+    series = figures.derive(snapshot, config, now)  # type: ignore[arg-type]
     return {
         family.name: value
         for family in (catalog.AI_PRICE_TABLE_AGE, catalog.AI_PRICE_TABLE_MAX_AGE)
@@ -84,9 +84,11 @@ def test_the_age_is_counted_from_the_tables_date_to_the_injected_clock(
 
 def test_the_limit_comes_from_the_config(tmp_path: Path) -> None:
     config = make_config(tmp_path, "ai_price_table_max_age_days: 90\n")
-    figures = age_series(priced_snapshot("openai"), config, NOW)
-    assert figures[catalog.AI_PRICE_TABLE_MAX_AGE.name] == Decimal(90 * DAY)
-    rendered = exposition.render(priced_snapshot("openai"), config, NOW).text.decode()
+    ages = age_series(priced_snapshot("openai"), config, NOW)
+    assert ages[catalog.AI_PRICE_TABLE_MAX_AGE.name] == Decimal(90 * DAY)
+    rendered = exposition.render(
+        figures.derive(priced_snapshot("openai"), config, NOW)
+    ).text.decode()
     assert "\ncost_ai_price_table_max_age_seconds 7.776e+06\n" in rendered
     assert "cost_ai_price_table_age_seconds " in rendered
     assert catalog.AI_PRICE_TABLE_AS_OF.name not in rendered  # internal: the core's input

@@ -14,7 +14,6 @@ from pytest_httpx import HTTPXMock
 
 from cost_exporter import catalog
 from cost_exporter.errors import CollectorError
-from cost_exporter.exposition import collect_series
 from cost_exporter.providers.base import Context
 from cost_exporter.samples import BadAmount, Sample
 from tests.fakes import Fakes, fake_provider, make_config, make_refresher, spend
@@ -35,8 +34,8 @@ def fakes() -> Iterator[Fakes]:
 
 
 def mtd(refresher: object, account: str) -> float | None:
-    series = collect_series(refresher.snapshot, refresher.config, refresher.clock())  # type: ignore[attr-defined]
-    for labels, value in series[catalog.MONTH_TO_DATE].items():
+    figures = refresher.figures  # type: ignore[attr-defined]
+    for labels, value in figures.values_of(catalog.MONTH_TO_DATE).items():
         if labels[1] == account:
             return float(value)
     return None

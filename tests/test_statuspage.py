@@ -25,6 +25,7 @@ import pytest
 from cost_exporter import catalog, logs, statuspage, summary
 from cost_exporter.app import create_app
 from cost_exporter.exposition import render
+from cost_exporter.figures import derive
 from cost_exporter.providers.base import Context
 from cost_exporter.samples import Money, Sample
 from cost_exporter.schedule import Schedule
@@ -131,7 +132,7 @@ def config(tmp_path: Path) -> Config:
 def build(snapshot: Snapshot, config: Config, now: datetime = NOW, **kw: Any) -> summary.Summary:
     kw.setdefault("next_collection", now + timedelta(hours=21))
     kw.setdefault("schedule", Schedule(refresh_interval_s=86400, retry_interval_s=3600))
-    return summary.build(snapshot, config, now, **kw)
+    return summary.build(derive(snapshot, config, now, kw["schedule"]), snapshot, now, **kw)
 
 
 def page_of(snapshot: Snapshot, config: Config, now: datetime = NOW, **kw: Any) -> str:
@@ -539,7 +540,7 @@ def metrics_total(body: str, name: str) -> float:
 def test_page_json_and_metrics_agree(config: Config) -> None:
     built = build(all_ok(), config)
     page, body = statuspage.render(built), summary.to_json(built)
-    metrics = render(all_ok(), config, NOW).text.decode()
+    metrics = render(derive(all_ok(), config, NOW)).text.decode()
     # 12.50 + 3.50 + 250 EUR x 1.08 + 25 + 10, on the page, in the JSON and on /metrics
     assert body["totals"]["month_to_date"] == pytest.approx(321.0)
     assert metrics_total(metrics, "cost_month_to_date") == pytest.approx(321.0)

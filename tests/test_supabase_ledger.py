@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from cost_exporter import catalog, exposition
+from cost_exporter import catalog, figures
 from cost_exporter import snapshot as snapshots
 from cost_exporter.http_client import HttpClient, RetryPolicy
 from cost_exporter.providers import env_specs
@@ -76,9 +76,7 @@ class Exporter:
     def figures(self) -> dict[str, Decimal]:
         """The Supabase request families as /metrics shows them (name -> value)."""
         assert self.refresher is not None
-        series = exposition.collect_series(
-            self.refresher.snapshot, self.refresher.config, self.clock.now
-        )
+        series = figures.derive(self.refresher.snapshot, self.refresher.config, self.clock.now)
         wanted = (catalog.SUPABASE_API_REQUESTS_7D, catalog.SUPABASE_API_REQUESTS_MONTH_TO_DATE)
         found = {f.name: v for f in wanted for v in series.get(f, {}).values()}
         coverage = series.get(catalog.SUPABASE_API_REQUESTS_DAY_COVERAGE, {})
@@ -184,7 +182,7 @@ async def test_rows_per_table_and_function_invocations_come_from_the_fake_as_doc
     await exporter.refresh_at(at("2026-11-23"))
     await exporter.close()
     assert exporter.refresher is not None
-    series = exposition.collect_series(
+    series = figures.derive(
         exporter.refresher.snapshot, exporter.refresher.config, exporter.clock.now
     )
     assert series[catalog.USAGE][("supabase", "default", "database_rows")] == (

@@ -4,7 +4,7 @@ Every configured account whose provider has a `history` is asked once for
 its daily spend over the range (at the API's largest page size, through the
 shared client and its backoff, never further back than `history_days`).
 Then the snapshot the live exporter would have held on each day is rebuilt
-and put through the live exposition code (`collect_series`), so names,
+and put through the live derivation (`figures.derive`), so names,
 labels, currency conversion, `cost_last_day` and the forecast are exactly
 the live ones, and written as OpenMetrics with timestamps for
 `promtool tsdb create-blocks-from openmetrics`.
@@ -46,7 +46,8 @@ from prometheus_client.openmetrics.exposition import generate_latest
 from cost_exporter import catalog, health
 from cost_exporter.catalog import Family
 from cost_exporter.daily import days
-from cost_exporter.exposition import FixedMetrics, collect_series
+from cost_exporter.exposition import FixedMetrics
+from cost_exporter.figures import derive
 from cost_exporter.files import write_atomically
 from cost_exporter.http_client import Budget, HttpClient, RetryPolicy
 from cost_exporter.http_client import budgets as http_budgets
@@ -259,9 +260,9 @@ def rebuild(histories: Sequence[History], config: Config, first: date, end: date
             )
             for h in histories
         }
-        series = collect_series(Snapshot(states), config, at)
+        figures = derive(Snapshot(states), config, at)
         for family in FAMILIES:
-            for labels, value in series.get(family, {}).items():
+            for labels, value in figures.values_of(family).items():
                 points[family][labels].append((int(at.timestamp()), value))
     return points
 

@@ -23,9 +23,10 @@ from pathlib import Path
 
 import structlog
 
-from cost_exporter import exposition, health
+from cost_exporter import exposition, figures, health
 from cost_exporter import snapshot as snapshots
 from cost_exporter.exposition import Rendered
+from cost_exporter.figures import Figures
 from cost_exporter.http_client import HttpClient
 from cost_exporter.providers import REGISTRY
 from cost_exporter.providers.base import Context
@@ -87,7 +88,8 @@ class Refresher:
         self.clock = clock
         self.config = config
         self._snapshot = Snapshot().for_accounts(e.key for e in config.accounts)
-        self.rendered: Rendered = exposition.render(self._snapshot, config, clock(), self.schedule)
+        self.figures: Figures = figures.derive(self._snapshot, config, clock(), self.schedule)
+        self.rendered: Rendered = exposition.render(self.figures)
         self._inflight: asyncio.Task[RefreshResult] | None = None
         self._inflight_keys: frozenset[Key] = frozenset()
         self._wake = asyncio.Event()
@@ -119,7 +121,9 @@ class Refresher:
 
     def _publish(self, snapshot: Snapshot, persist: bool = True) -> None:
         self._snapshot = snapshot
-        self.rendered = exposition.render(snapshot, self.config, self.clock(), self.schedule)
+        # Derived once per snapshot (or config): every view reads these same figures.
+        self.figures = figures.derive(snapshot, self.config, self.clock(), self.schedule)
+        self.rendered = exposition.render(self.figures)
         if persist and self.persist:
             try:
                 snapshots.save(snapshot, self.state_path)

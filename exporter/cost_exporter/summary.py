@@ -1,8 +1,9 @@
 """The numbers behind the status page on `/` and `GET /api/summary`, computed once.
 
-Both views read one `Summary`. Its money comes from `exposition.collect_series`,
-the very values `/metrics` publishes (converted to the reporting currency, last
-month's figures hidden), so the page, the JSON and `/metrics` cannot disagree.
+Both views read one `Summary`. Its money comes from `figures.Figures`, the very
+object `/metrics` is rendered from (converted to the reporting currency, last
+month's figures hidden), so the page, the JSON and `/metrics` cannot disagree:
+nothing here derives a figure of its own, it only groups them by account.
 
 Two tables, because spend and health are keyed differently:
 
@@ -24,9 +25,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cost_exporter import __version__, catalog
-from cost_exporter.exposition import Series, collect_series
+from cost_exporter.figures import Figures
 from cost_exporter.schedule import Schedule
-from cost_exporter.settings import Config
 from cost_exporter.snapshot import AccountState, Key, Snapshot
 
 if TYPE_CHECKING:
@@ -216,8 +216,8 @@ def from_refresher(refresher: Refresher, now: datetime | None = None) -> Summary
     settings = refresher.settings
     now = now or refresher.clock()
     return build(
+        refresher.figures,
         refresher.snapshot,
-        refresher.config,
         now,
         next_collection=max(refresher.next_wakeup(), now),
         refreshing=refresher.refreshing,
@@ -229,8 +229,8 @@ def from_refresher(refresher: Refresher, now: datetime | None = None) -> Summary
 
 
 def build(
+    figures: Figures,
     snapshot: Snapshot,
-    config: Config,
     now: datetime,
     *,
     next_collection: datetime | None = None,
@@ -240,28 +240,29 @@ def build(
     grafana_url: str | None = None,
     refresh_min_interval_s: float = 0,
 ) -> Summary:
-    series = collect_series(snapshot, config, now, schedule)
-    warning_ratio = series[catalog.WARNING_RATIO][()]
+    warning_ratio = figures.warning_ratio
     collectors = tuple(
         _collector(state, now, schedule)
         for state in sorted(snapshot.accounts.values(), key=lambda s: s.key)
     )
-    rows = _spend_rows(series, snapshot, collectors, now, warning_ratio)
-    budget = _sum(series, catalog.BUDGET) if series.get(catalog.BUDGET) else None
+    rows = _spend_rows(figures, snapshot, collectors, now, warning_ratio)
+    budget = figures.total(catalog.BUDGET) if figures.values_of(catalog.BUDGET) else None
     budgeted_forecast = sum(
         (r.forecast_month_end or Decimal(0) for r in rows if r.budget is not None), Decimal(0)
     )
     return Summary(
         generated_at=now,
-        currency=config.reporting_currency,
-        fx_rates=dict(sorted(config.fx_rates.items())),
+        currency=figures.currency,
+        fx_rates=figures.fx_rates,
         warning_ratio=warning_ratio,
         totals=Totals(
-            month_to_date=_sum(series, catalog.MONTH_TO_DATE),
+            month_to_date=figures.total(catalog.MONTH_TO_DATE),
             previous_month=(
-                _sum(series, catalog.PREVIOUS_MONTH) if series.get(catalog.PREVIOUS_MONTH) else None
+                figures.total(catalog.PREVIOUS_MONTH)
+                if figures.values_of(catalog.PREVIOUS_MONTH)
+                else None
             ),
-            forecast_month_end=_sum(series, catalog.FORECAST_MONTH_END),
+            forecast_month_end=figures.total(catalog.FORECAST_MONTH_END),
             budget=budget,
             budgeted_forecast_month_end=None if budget is None else budgeted_forecast,
             warning_ratio=warning_ratio,
@@ -274,10 +275,6 @@ def build(
         grafana_url=grafana_url,
         refresh_min_interval_s=refresh_min_interval_s,
     )
-
-
-def _sum(series: Series, family: catalog.Family) -> Decimal:
-    return sum(series.get(family, {}).values(), Decimal(0))
 
 
 def _collector(state: AccountState, now: datetime, schedule: Schedule | None) -> Collector:
@@ -305,12 +302,12 @@ def _collector(state: AccountState, now: datetime, schedule: Schedule | None) ->
 
 
 def _by_account(
-    series: Series, family: catalog.Family, *names: str
+    figures: Figures, family: catalog.Family, *names: str
 ) -> dict[Key, dict[tuple[str, ...], Decimal]]:
     """{(provider, account): {values of the labels `names`: value}} of one family; values
     whose other labels differ are summed."""
     grouped: dict[Key, dict[tuple[str, ...], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for values, value in series.get(family, {}).items():
+    for values, value in figures.values_of(family).items():
         labels = dict(zip(family.labels, values, strict=True))
         key = (labels["provider"], labels["account"])
         grouped[key][tuple(labels[name] for name in names)] += value
@@ -331,20 +328,20 @@ def _spend_keys(snapshot: Snapshot) -> dict[Key, set[Key]]:
 
 
 def _spend_rows(
-    series: Series,
+    figures: Figures,
     snapshot: Snapshot,
     collectors: Iterable[Collector],
     now: datetime,
     warning_ratio: Decimal,
 ) -> tuple[SpendRow, ...]:
-    mtd = _by_account(series, catalog.MONTH_TO_DATE, "service_name", "source", "charge_frequency")
-    previous = _by_account(series, catalog.PREVIOUS_MONTH)
-    forecast = _by_account(series, catalog.FORECAST_MONTH_END)
-    budgets = _by_account(series, catalog.BUDGET)
-    limits = _by_account(series, catalog.USAGE_LIMIT, "metric")
-    usage = _by_account(series, catalog.USAGE, "metric")
+    mtd = _by_account(figures, catalog.MONTH_TO_DATE, "service_name", "source", "charge_frequency")
+    previous = _by_account(figures, catalog.PREVIOUS_MONTH)
+    forecast = _by_account(figures, catalog.FORECAST_MONTH_END)
+    budgets = _by_account(figures, catalog.BUDGET)
+    limits = _by_account(figures, catalog.USAGE_LIMIT, "metric")
+    usage = _by_account(figures, catalog.USAGE, "metric")
     # The sparkline shows every charge of a day, plan fees and credits included.
-    daily = _by_account(series, catalog.DAILY_SPEND, "day")
+    daily = _by_account(figures, catalog.DAILY_SPEND, "day")
     health = {(c.provider, c.account): c for c in collectors}
     behind = _spend_keys(snapshot)
     month = now.astimezone(UTC).strftime("%Y-%m")

@@ -22,7 +22,7 @@ from pytest_httpx import HTTPXMock
 from cost_exporter import catalog
 from cost_exporter.breakdowns import OTHER
 from cost_exporter.errors import CollectorError, ConfigError
-from cost_exporter.exposition import collect_series
+from cost_exporter.figures import derive
 from cost_exporter.http_client import HttpClient, RetryPolicy
 from cost_exporter.providers import REGISTRY
 from cost_exporter.providers import cloudflare_ai_gateway as aigw
@@ -394,7 +394,7 @@ async def test_the_grand_month_to_date_total_is_the_same_with_the_gateway_collec
             refresher = make_refresher(tmp_path / name, config, clock=lambda: NOW)
             result = await refresher.refresh()
             assert all(o.ok for o in result.accounts), result.summary()
-            published[name] = collect_series(refresher.snapshot, config, NOW)
+            published[name] = derive(refresher.snapshot, config, NOW)
             await refresher.http.aclose()
 
     def grand(family: catalog.Family, name: str) -> Decimal:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
-from cost_exporter import catalog, exposition
+from cost_exporter import catalog, exposition, figures
 from cost_exporter.errors import CollectorError, ConfigError
 from cost_exporter.providers import supabase
 from cost_exporter.providers.base import Context
@@ -521,7 +521,9 @@ async def test_hostile_table_names_render_as_valid_exposition(
     config = config_for(supabase.PROVIDER, env=env(REF_A))
     [outcome] = await run_provider(supabase.PROVIDER, config, NOW)
     state = AccountState("supabase", "default").after(outcome)
-    text = exposition.render(Snapshot({state.key: state}), config, NOW).text.decode()
+    text = exposition.render(
+        figures.derive(Snapshot({state.key: state}), config, NOW)
+    ).text.decode()
     assert 'table="public.we\\"ird\\\\name"' in text
     assert 'table="Tenant Schema.line\\nbreak"' in text
     promtool_check_metrics(text)
@@ -574,7 +576,7 @@ async def test_a_table_with_a_usage_limit_is_never_folded_and_gets_its_usage_ser
     # The key of the limit is the metric of its usage: BudgetWarning compares them as is.
     assert usage(samples)["database_rows:auth.users"] == Decimal(4200)
     assert usage(samples)["database_rows"] == Decimal(1158950)
-    series = exposition.collect_series(
+    series = figures.derive(
         Snapshot({("supabase", "default"): AccountState("supabase", "default").after(outcome)}),
         config,
         NOW,

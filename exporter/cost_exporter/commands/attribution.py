@@ -13,7 +13,7 @@ from typing import TextIO
 
 from cost_exporter import attribution
 from cost_exporter import snapshot as snapshots
-from cost_exporter.exposition import published_samples
+from cost_exporter.figures import derive
 from cost_exporter.providers import REGISTRY
 from cost_exporter.settings import UNALLOCATED, Attribution, Config, ExporterSettings
 
@@ -38,8 +38,8 @@ def run(
     # 30th still shows that month, not an empty one.
     now = now or datetime.fromtimestamp(newest, UTC)
     collected = [
-        (state.provider, list(published_samples(state, config, now)))
-        for state in snapshot.accounts.values()
+        (provider, list(rows))
+        for (provider, _), rows in derive(snapshot, config, now).published.items()
     ]
     rules = config.attribution or Attribution()
     result = attribution.report(rules, collected)

@@ -9,7 +9,6 @@ from typing import TextIO
 
 from cost_exporter import catalog
 from cost_exporter.commands import http_client
-from cost_exporter.exposition import collect_series
 from cost_exporter.refresher import Refresher
 from cost_exporter.settings import Config, ExporterSettings
 
@@ -27,7 +26,7 @@ async def collect_once(settings: ExporterSettings, config: Config, out: TextIO) 
 
 def print_table(refresher: Refresher, out: TextIO) -> None:
     config = refresher.config
-    series = collect_series(refresher.snapshot, config, refresher.clock())
+    figures = refresher.figures
     print(f"{'provider':<12} {'account':<12} {'state':<8} error", file=out)
     for state in sorted(refresher.snapshot.accounts.values(), key=lambda s: s.key):
         word = "ok" if state.up else "FAILED"
@@ -35,8 +34,8 @@ def print_table(refresher: Refresher, out: TextIO) -> None:
             f"{state.provider:<12} {state.account:<12} {word:<8} {state.last_error or ''}", file=out
         )
     print(f"\nMonth to date ({config.reporting_currency})", file=out)
-    print_month_to_date(series.get(catalog.MONTH_TO_DATE, {}), out)
-    usage = series.get(catalog.USAGE, {})
+    print_month_to_date(figures.values_of(catalog.MONTH_TO_DATE), out)
+    usage = figures.values_of(catalog.USAGE)
     if usage:
         print("\nUsage this month", file=out)
         width = max(len(metric) for _, _, metric in usage)
