@@ -445,6 +445,7 @@ SUMMARY_KEYS = {
         "currency",
         "fx_rates",
         "warning_ratio",
+        "demo",
         "totals",
         "data",
         "spend",
@@ -516,9 +517,15 @@ def test_the_summary_json_keeps_its_documented_keys(config: Config) -> None:
     }
     assert {where: set(value) for where, value in found.items()} == SUMMARY_KEYS
     assert body["schema_version"] == 1
+    assert body["demo"] is False
     assert body["generated_at"] == "2026-11-23T04:00:00Z"
     assert vercel["daily"][0] == {"day": "2026-11-01", "amount": 1.5}
     assert vercel["sources"] == {"api": 16.0}
+
+
+def test_the_summary_says_whether_its_figures_are_demo_data(config: Config) -> None:
+    assert build(all_ok(), config).demo is False
+    assert summary.to_json(build(all_ok(), config, demo=True))["demo"] is True
 
 
 def test_the_readme_documents_every_summary_key() -> None:

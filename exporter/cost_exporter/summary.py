@@ -188,6 +188,8 @@ class Summary:
     token_required: bool
     grafana_url: str | None
     refresh_min_interval_s: float = 0
+    demo: bool = False
+    """Every figure comes from the built-in fake providers: the page says so in a banner."""
 
     @property
     def newest_success(self) -> float | None:
@@ -239,6 +241,7 @@ def build(
     token_required: bool = False,
     grafana_url: str | None = None,
     refresh_min_interval_s: float = 0,
+    demo: bool = False,
 ) -> Summary:
     warning_ratio = figures.warning_ratio
     collectors = tuple(
@@ -274,6 +277,7 @@ def build(
         token_required=token_required,
         grafana_url=grafana_url,
         refresh_min_interval_s=refresh_min_interval_s,
+        demo=demo,
     )
 
 
@@ -438,6 +442,7 @@ def to_json(summary: Summary) -> dict[str, Any]:
         "currency": summary.currency,
         "fx_rates": {code: float(rate) for code, rate in summary.fx_rates.items()},
         "warning_ratio": float(summary.warning_ratio),
+        "demo": summary.demo,
         "totals": {
             "month_to_date": _number(totals.month_to_date),
             "previous_month": _number(totals.previous_month),
