@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import re
+import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -149,6 +150,15 @@ def row(page: str, provider: str) -> str:
 def text(fragment: str) -> str:
     """Visible text, roughly: tags dropped, whitespace collapsed."""
     return " ".join(re.sub(r"<[^>]+>", " ", fragment).split())
+
+
+def sha256(text: str) -> str:
+    """The CSP source expression of `text`'s UTF-8 bytes."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def policy(header: str) -> dict[str, str]:
+    return dict(directive.split(" ", 1) for directive in header.split("; "))
 
 
 class Elements(HTMLParser):
@@ -317,27 +327,84 @@ def test_a_collector_older_than_two_intervals_is_stale(config: Config) -> None:
     assert "stale 3 d ago" in text(row(page_of(snapshot, config), "wasabi"))
 
 
-def test_hostile_strings_from_providers_and_config_render_as_text(config: Config) -> None:
+# Strings from outside, each aimed at one way in: markup, an attribute, and Jinja's own syntax
+# (a template that rendered a value as a template would print 49 or swallow {% raw %}).
+EVIL_PROVIDER = "<script>alert(1)</script>"
+EVIL_ACCOUNT = '" onmouseover="alert(1) {{ 7*7 }}'
+EVIL_SERVICE = "{% raw %}{{ 7*7 }}<script>alert('service')</script>"
+EVIL_ERROR = '</td></tr><script>alert("error")</script> {{ 7*7 }} {% raw %}" onmouseover=x'
+
+
+def hostile_snapshot() -> Snapshot:
     hostile = AccountState(
-        "<b>evil</b>",
-        '"><img src=x onerror=alert(1)>',
+        EVIL_PROVIDER,
+        EVIL_ACCOUNT,
         (
-            mtd("1", "<script>alert('service')</script>", provider="<b>evil</b>"),
+            mtd("1", EVIL_SERVICE, provider=EVIL_PROVIDER),
             daily("<svg onload=alert(1)>", "1"),
         ),
         up=False,
         last_success=COLLECTED.timestamp(),
         last_attempt=NOW.timestamp(),
-        last_error='</td></tr><script>alert("error")</script>',
+        last_error=EVIL_ERROR,
     )
-    snapshot = Snapshot({**all_ok().accounts, hostile.key: hostile})
-    page = page_of(snapshot, config, grafana_url='https://grafana.example/" onmouseover="alert(1)')
+    return Snapshot({**all_ok().accounts, hostile.key: hostile})
 
-    for raw in ("<script>alert", "<img src=x", "<b>evil", "<svg onload", '" onmouseover="'):
+
+class Text(HTMLParser):
+    """The text a browser shows (character references decoded), outside <style>/<script>."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = False
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._skip = tag in ("style", "script")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._skip = False
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def test_hostile_strings_from_providers_and_config_render_as_text(config: Config) -> None:
+    page = page_of(
+        hostile_snapshot(), config, grafana_url='https://grafana.example/" onmouseover="alert(1)'
+    )
+
+    for raw in ("<script>alert", "<svg onload", '" onmouseover='):
         assert raw not in page
-    assert "&lt;script&gt;alert(&#x27;service&#x27;)&lt;/script&gt;" in page
-    assert "&lt;/td&gt;&lt;/tr&gt;&lt;script&gt;alert(&quot;error&quot;)" in page
-    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+    # Escaped where it stands, written out literally (autoescape: &#34; and &#39; for quotes).
+    assert (
+        '<tr><th scope="row">&lt;script&gt;alert(1)&lt;/script&gt;'
+        '<span class="account">&#34; onmouseover=&#34;alert(1) {{ 7*7 }}</span></th>'
+    ) in page
+    assert (
+        "<li>{% raw %}{{ 7*7 }}&lt;script&gt;alert(&#39;service&#39;)&lt;/script&gt;: "
+        '<span class="num">1.00 USD</span>'
+    ) in page
+    assert (
+        '<p class="error">&lt;/td&gt;&lt;/tr&gt;&lt;script&gt;alert(&#34;error&#34;)'
+        "&lt;/script&gt; {{ 7*7 }} {% raw %}&#34; onmouseover=x</p>"
+    ) in page
+    assert (
+        '<a href="https://grafana.example/&#34; onmouseover=&#34;alert(1)/d/cost-exporter-costs">'
+    ) in page
+    assert '<td data-label="Account">&#34; onmouseover=&#34;alert(1) {{ 7*7 }}</td>' in page
+
+    # And a browser shows them back as they came, never evaluated.
+    shown = "".join(Text(page).parts)
+    for original in (EVIL_PROVIDER, EVIL_ACCOUNT, EVIL_SERVICE, EVIL_ERROR):
+        assert original in shown
+    spend_row = row(page, "&lt;script&gt;alert(1)&lt;/script&gt;")
+    collector_row = row(page.split('id="collectors"')[1], "&lt;script&gt;alert(1)&lt;/script&gt;")
+    for evil_row in (spend_row, collector_row):
+        assert "{{ 7*7 }}" in evil_row and "49" not in evil_row
+    assert "{% raw %}" in spend_row and "{% raw %}" in collector_row
 
     elements = Elements(page)
     tags = [tag for tag, _ in elements.tags]
@@ -346,7 +413,56 @@ def test_hostile_strings_from_providers_and_config_render_as_text(config: Config
     for tag, attrs in elements.tags:
         assert "style" not in attrs, f"<{tag} style=...> would need 'unsafe-inline'"
         assert not [a for a in attrs if a.startswith("on")], f"<{tag}> has an event handler"
-    json.dumps(summary.to_json(build(snapshot, config)))  # and the JSON still serialises
+    body = summary.to_json(build(hostile_snapshot(), config))
+    evil = next(c for c in body["collectors"] if c["provider"] == EVIL_PROVIDER)
+    assert (evil["account"], evil["last_error"]) == (EVIL_ACCOUNT, EVIL_ERROR)  # as they came
+    json.dumps(body)  # and the JSON still serialises
+
+
+DEMO = (
+    '<p class="demo" id="demo" role="note">Demo data: every figure on this page comes from '
+    "built-in fake providers, not from your accounts.</p>"
+)
+
+
+def test_demo_figures_are_announced_by_a_banner_at_the_top(config: Config) -> None:
+    page = page_of(all_ok(), config, demo=True)
+    assert DEMO in page
+    assert page.index(DEMO) < page.index("<header>")  # above everything else on the page
+    assert "Demo data" not in page_of(all_ok(), config)
+    assert 'class="demo"' not in page_of(all_ok(), config, demo=False)
+
+
+def test_the_policy_hashes_exactly_the_style_and_script_the_page_inlines(config: Config) -> None:
+    page = page_of(all_ok(), config, demo=True)
+    csp = policy(statuspage.HEADERS["Content-Security-Policy"])
+    elements = Elements(page)
+    style, script = "".join(elements.data["style"]), "".join(elements.data["script"])
+    assert [tag for tag, _ in elements.tags if tag in ("style", "script")] == ["style", "script"]
+    assert (csp["style-src"], csp["script-src"]) == (sha256(style), sha256(script))
+    # What is inlined is the shipped files, byte for byte, not a copy of them.
+    static = ROOT / "exporter" / "cost_exporter" / "static"
+    assert style.encode() == (static / "status.css").read_bytes()
+    assert script.encode() == (static / "status.js").read_bytes()
+    assert "'unsafe-inline'" not in statuspage.CONTENT_SECURITY_POLICY
+
+
+def test_the_package_data_globs_ship_every_template_and_static_file() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    globs = project["tool"]["setuptools"]["package-data"]["cost_exporter"]
+    package = ROOT / "exporter" / "cost_exporter"
+    shipped = {path for pattern in globs for path in package.glob(pattern) if path.is_file()}
+    for folder in ("templates", "static"):
+        files = {
+            path
+            for path in (package / folder).rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts
+        }
+        assert files, f"{folder}/ is empty"
+        missing = sorted(str(path.relative_to(package)) for path in files - shipped)
+        assert not missing, f"not matched by [tool.setuptools.package-data]: {missing}"
+    for pattern in globs:  # and no glob names files that do not exist
+        assert [p for p in package.glob(pattern) if p.is_file()], f"{pattern!r} matches nothing"
 
 
 # --- words and pieces --------------------------------------------------------------
@@ -552,11 +668,16 @@ def test_page_json_and_metrics_agree(config: Config) -> None:
     assert body["totals"]["month_to_date"] == pytest.approx(321.0)
     assert metrics_total(metrics, "cost_month_to_date") == pytest.approx(321.0)
     assert ">321.00 USD<" in page
-    for spend_row in body["spend"]:
-        if spend_row["month_to_date"] is not None:
-            assert f"{spend_row['month_to_date']:,.2f} USD" in text(
-                row(page, spend_row["provider"])
-            )
+    # Per row: 12.50 + 3.50; 250 EUR x 1.08; 25; 10.
+    rows = {r["provider"]: r["month_to_date"] for r in body["spend"]}
+    for provider, shown, number in (
+        ("vercel", "16.00 USD", 16.0),
+        ("ovh", "270.00 USD", 270.0),
+        ("supabase", "25.00 USD", 25.0),
+        ("wasabi", "10.00 USD", 10.0),
+    ):
+        assert shown in text(row(page, provider))
+        assert rows[provider] == pytest.approx(number)
     # Usage over 22 of November's 30 days (vercel 16, wasabi 10), fixed bills as they are:
     # 16 / 22 x 30 + 10 / 22 x 30 + 270 + 25 = 330.4545...
     assert body["totals"]["forecast_month_end"] == pytest.approx(330.4545, abs=1e-4)
@@ -590,23 +711,12 @@ async def test_the_page_allows_only_its_own_style_and_script(tmp_path: Path, fak
     await refresher.refresh()
     (response,) = await get(create_app(refresher, run_scheduler=False), "/")
     assert response.status_code == 200
-    csp = dict(
-        directive.split(" ", 1)
-        for directive in response.headers["content-security-policy"].split("; ")
-    )
+    csp = policy(response.headers["content-security-policy"])
     elements = Elements(response.text)
-
-    def sha256(parts: list[str]) -> str:
-        return (
-            "'sha256-"
-            + base64.b64encode(hashlib.sha256("".join(parts).encode()).digest()).decode()
-            + "'"
-        )
-
     assert csp == {
         "default-src": "'none'",
-        "style-src": sha256(elements.data["style"]),
-        "script-src": sha256(elements.data["script"]),
+        "style-src": sha256("".join(elements.data["style"])),
+        "script-src": sha256("".join(elements.data["script"])),
         "connect-src": "'self'",
         "img-src": "'self' data:",
         "form-action": "'self'",
