@@ -73,7 +73,7 @@ DEMO_BANNER = (
 
 
 def _static(name: str, tag: str) -> bytes:
-    data = resources.files("cost_exporter").joinpath("static", name).read_bytes()
+    data = (resources.files("cost_exporter") / "static" / name).read_bytes()
     # Inlined unescaped (escaping would change the bytes the hash covers), so the file must
     # not close its own element early.
     if f"</{tag}".encode() in data.lower():
