@@ -5,7 +5,9 @@ credentials, no network), opens `/` in headless Chromium through Playwright
 (the system browser at /usr/bin/chromium: nothing is downloaded), checks the
 visible totals, budgets and badges, clicks "Refresh now" and reads the outcome,
 and saves screenshots under the test's tmp dir. `UPDATE_SCREENSHOT=1` also
-writes docs/screenshot-status-page.png for the README.
+writes docs/screenshot-status-page.png for the README. One more page, rendered
+with the demo banner and hostile strings, is served to Chromium with the page's
+headers: nothing injected may run.
 
 Skips without Chromium or Playwright; with `CI` set it fails instead.
 """
@@ -281,3 +283,34 @@ def test_real_collectors_fill_the_page_with_sparklines_badges_and_a_failing_coll
                 path=str(tmp_path / "status-page-providers.png"), full_page=True, caret="initial"
             )
             assert errors == []
+
+
+def test_a_demo_page_full_of_hostile_strings_shows_its_banner_and_runs_nothing_injected(
+    browser: Any, tmp_path: Path
+) -> None:
+    """The page as rendered, served with its headers to Chromium: the demo banner is visible,
+    the hostile strings are text, and no injected script or handler runs."""
+    from cost_exporter import statuspage
+    from tests.fakes import make_config
+    from tests.test_statuspage import CONFIG, EVIL_PROVIDER, build, hostile_snapshot
+
+    demo = build(hostile_snapshot(), make_config(tmp_path, CONFIG), demo=True)
+    html = statuspage.render(demo)
+    page = browser.new_context().new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: errors.append(f"{d.type}: {d.message}"))
+    headers = {**statuspage.HEADERS, "Content-Type": "text/html; charset=utf-8"}
+    page.route("http://demo.test/", lambda route: route.fulfill(body=html, headers=headers))
+    page.goto("http://demo.test/")
+    banner = page.locator("#demo")
+    assert banner.is_visible()
+    assert banner.inner_text() == (
+        "Demo data: every figure on this page comes from built-in fake providers, "
+        "not from your accounts."
+    )
+    row_headers = page.locator("th[scope=row]").all_inner_texts()
+    assert [h for h in row_headers if h.startswith(EVIL_PROVIDER)] != []  # shown as text
+    page.locator("#spend tbody tr").first.hover()  # where an injected onmouseover would fire
+    assert errors == [], f"console messages, script errors or dialogs: {errors}"
