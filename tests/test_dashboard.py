@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from cost_exporter import catalog
-
-ROOT = Path(__file__).resolve().parent.parent
-JSON_PATH = ROOT / "grafana" / "dashboards" / "costs.json"
+from tests.dashboard_panels import DASHBOARD_JSON as JSON_PATH
+from tests.dashboard_panels import ROOT, Panel, all_panels, committed_dashboard
 
 
 def generator() -> Any:
@@ -25,11 +22,12 @@ def generator() -> Any:
 
 
 def dashboard() -> dict[str, Any]:
-    return json.loads(JSON_PATH.read_text())
+    return committed_dashboard()
 
 
-def panels() -> list[dict[str, Any]]:
-    return [p for p in dashboard()["panels"] if p["type"] != "row"]
+def panels() -> list[Panel]:
+    """Every panel but the rows, those a collapsed row carries included."""
+    return [p for p in all_panels(dashboard()) if p["type"] != "row"]
 
 
 def exprs() -> list[str]:
@@ -58,22 +56,33 @@ def test_title_uid_and_provisioned_datasource() -> None:
 
 
 def test_ids_and_ref_ids_are_unique() -> None:
-    ids = [p["id"] for p in dashboard()["panels"]]
+    ids = [p["id"] for p in all_panels(dashboard())]
     assert len(ids) == len(set(ids))
     for panel in panels():
         refs = [t["refId"] for t in panel["targets"]]
         assert len(refs) == len(set(refs)) and all(refs)
 
 
-def test_panels_fit_the_24_column_grid_without_overlapping() -> None:
+def assert_fit_without_overlapping(panels: list[Panel]) -> None:
     cells: set[tuple[int, int]] = set()
-    for panel in dashboard()["panels"]:
+    for panel in panels:
         pos = panel["gridPos"]
         assert pos["x"] >= 0 and pos["w"] > 0 and pos["x"] + pos["w"] <= 24, panel["title"]
         for x in range(pos["x"], pos["x"] + pos["w"]):
             for y in range(pos["y"], pos["y"] + pos["h"]):
                 assert (x, y) not in cells, f"{panel['title']} overlaps another panel"
                 cells.add((x, y))
+
+
+def test_panels_fit_the_24_column_grid_without_overlapping() -> None:
+    """The dashboard as it opens, and each collapsed row's panels as Grafana lays them out
+    under the row when it is expanded (pushing the panels below it down)."""
+    board = dashboard()
+    assert_fit_without_overlapping(board["panels"])
+    for row in board["panels"]:
+        nested = row.get("panels", [])
+        assert_fit_without_overlapping(nested)
+        assert all(p["gridPos"]["y"] > row["gridPos"]["y"] for p in nested), row["title"]
 
 
 def test_every_panel_has_a_description_and_a_unit() -> None:
