@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +207,11 @@ class Layout:
         if self.x:
             self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
 
+    def after_collapsed(self, header: Panel) -> None:
+        """Go back to just under the collapsed row `header`: its panels were placed below it
+        as Grafana lays them out when the row is expanded, but closed it is one unit high."""
+        self.x, self.y, self.row_height = 0, header["gridPos"]["y"] + 1, 0
+
     def panel_id(self) -> int:
         self.next_id += 1
         return self.next_id - 1
@@ -246,15 +251,43 @@ def panel(
     }
 
 
-def row(layout: Layout, title: str) -> Panel:
+def row(layout: Layout, title: str, collapsed: bool = False) -> Panel:
     layout.new_row()
     return {
         "id": layout.panel_id(),
         "type": "row",
         "title": title,
-        "collapsed": False,
+        "collapsed": collapsed,
         "gridPos": layout.place((24, 1)),
         "panels": [],
+    }
+
+
+def collapsed_row(layout: Layout, title: str, build: Callable[[], list[Panel]]) -> list[Panel]:
+    """A row of a feature that is off by default: collapsed, so a dashboard without it shows
+    one line rather than panels of "No data", and opening with how to turn it on. Grafana's
+    JSON model keeps a collapsed row's panels in the row's own `panels` list; `build` places
+    them after the how-to text."""
+    header = row(layout, title, collapsed=True)
+    header["panels"] = [how_to(layout, title), *build()]
+    layout.after_collapsed(header)
+    return [header]
+
+
+def how_to(layout: Layout, row_title: str) -> Panel:
+    """A text panel: what the opt-in row `row_title` shows, how to turn it on, and the README
+    section that explains it (under the base `make rules` sets, like the runbook links)."""
+    shows, turn_on, (section, anchor) = OPT_IN[row_title]
+    content = (
+        f"**What this row shows.** {shows}\n\n**How to turn it on.** {turn_on} "
+        f"README: [{section}]({README}#{anchor})."
+    )
+    return {
+        "id": layout.panel_id(),
+        "type": "text",
+        "title": "What this row shows, and how to turn it on",
+        "gridPos": layout.place((24, 4)),
+        "options": {"mode": "markdown", "content": content},
     }
 
 
@@ -504,34 +537,39 @@ def by_app(layout: Layout) -> list[Panel]:
     unallocated = summed(allocated, 'app="unallocated",provider=~"$provider"')
     per_provider = table_query(summed(allocated, APP_SEL, by="app, provider"))
     months = summed(catalog.ALLOCATED_PREVIOUS_MONTH, APP_SEL, by="app", over="1d")
-    return [
-        row(layout, "By app"),
-        bar_gauge(layout, "Spend per app this month", per_app, (8, 9)),
-        cap_gauge(
-            layout,
-            "Budget used per app",
-            target("A", of_budget, "{{app}}"),
-            (8, 9),
-            links=runbook("appbudgetwarning"),
-        ),
-        stat(
-            layout,
-            "Unallocated this month",
-            [target("A", unallocated, "unallocated")],
-            (8, 9),
-            steps=(("green", None), ("orange", 0.01)),
-            links=[link("How to write attribution rules", RULES_HELP)],
-        ),
-        matrix_table(layout, "Spend by app and provider", per_provider, (12, 9), "app", "provider"),
-        history(
-            layout,
-            "Monthly totals per app, last 12 months",
-            daily(months, "{{app}}"),
-            (12, 9),
-            since="1y",
-            bars=True,
-        ),
-    ]
+    return collapsed_row(
+        layout,
+        "By app",
+        lambda: [
+            bar_gauge(layout, "Spend per app this month", per_app, (8, 9)),
+            cap_gauge(
+                layout,
+                "Budget used per app",
+                target("A", of_budget, "{{app}}"),
+                (8, 9),
+                links=runbook("appbudgetwarning"),
+            ),
+            stat(
+                layout,
+                "Unallocated this month",
+                [target("A", unallocated, "unallocated")],
+                (8, 9),
+                steps=(("green", None), ("orange", 0.01)),
+                links=[link("How to write attribution rules", RULES_HELP)],
+            ),
+            matrix_table(
+                layout, "Spend by app and provider", per_provider, (12, 9), "app", "provider"
+            ),
+            history(
+                layout,
+                "Monthly totals per app, last 12 months",
+                daily(months, "{{app}}"),
+                (12, 9),
+                since="1y",
+                bars=True,
+            ),
+        ],
+    )
 
 
 def trends(layout: Layout) -> list[Panel]:
@@ -576,22 +614,25 @@ def ai(layout: Layout) -> list[Panel]:
     by_key = summed(catalog.AI_SPEND_BY_API_KEY, by="provider, api_key, source")
     tokens = summed(catalog.AI_TOKENS, AI_SEL, by="model, token_type")
     requests = summed(catalog.AI_REQUESTS, AI_SEL, by="provider, model")
-    return [
-        row(layout, "AI"),
-        sorted_table(layout, "AI spend by model", table_query(by_model), (8, 9)),
-        sorted_table(layout, "AI spend by project", table_query(by_project), (8, 9)),
-        sorted_table(layout, "AI spend by API key", table_query(by_key), (8, 9)),
-        stacked_bars(
-            layout,
-            "Tokens by model and type",
-            table_query(tokens),
-            (16, 9),
-            "short",
-            rows="model",
-            stacks="token_type",
-        ),
-        sorted_table(layout, "Requests by model", table_query(requests), (8, 9), "short"),
-    ]
+    return collapsed_row(
+        layout,
+        "AI",
+        lambda: [
+            sorted_table(layout, "AI spend by model", table_query(by_model), (8, 9)),
+            sorted_table(layout, "AI spend by project", table_query(by_project), (8, 9)),
+            sorted_table(layout, "AI spend by API key", table_query(by_key), (8, 9)),
+            stacked_bars(
+                layout,
+                "Tokens by model and type",
+                table_query(tokens),
+                (16, 9),
+                "short",
+                rows="model",
+                stacks="token_type",
+            ),
+            sorted_table(layout, "Requests by model", table_query(requests), (8, 9), "short"),
+        ],
+    )
 
 
 def ai_gateway(layout: Layout) -> list[Panel]:
@@ -605,18 +646,21 @@ def ai_gateway(layout: Layout) -> list[Panel]:
         "requests": table_query(summed(catalog.AI_GATEWAY_REQUESTS, "", by=per_model), "B"),
         "cached": table_query(summed(catalog.AI_GATEWAY_CACHED_REQUESTS, "", by=per_model), "C"),
     }
-    return [
-        row(layout, "By feature (Cloudflare AI Gateway)"),
-        sorted_table(layout, "AI spend by feature", table_query(by_feature), (10, 9)),
-        merged_table(
-            layout,
-            "AI Gateway spend by model",
-            columns,
-            (14, 9),
-            overrides=[field_override("requests|cached", "unit", "short", "byRegexp")],
-            options=sorted_by("spend"),
-        ),
-    ]
+    return collapsed_row(
+        layout,
+        "By feature (Cloudflare AI Gateway)",
+        lambda: [
+            sorted_table(layout, "AI spend by feature", table_query(by_feature), (10, 9)),
+            merged_table(
+                layout,
+                "AI Gateway spend by model",
+                columns,
+                (14, 9),
+                overrides=[field_override("requests|cached", "unit", "short", "byRegexp")],
+                options=sorted_by("spend"),
+            ),
+        ],
+    )
 
 
 def collector_health(layout: Layout) -> Panel:
@@ -781,6 +825,37 @@ DESCRIPTIONS = {
         "(cost_data_stale_after_seconds, from its refresh interval), where CostDataStale fires."
     ),
     "Exporter up": ("Whether Prometheus can scrape the exporter (CostExporterDown when not)."),
+}
+
+
+# --- opt-in rows: what each shows, how to turn it on, and its README section (title, anchor) --
+
+PROVIDERS_SECTION = ("What each provider needs", "what-each-provider-needs-and-what-it-can-tell")
+OPT_IN = {
+    "By app": (
+        "Spend per app across every provider, each app against its budget, what no rule "
+        "attributes yet, and monthly totals per app.",
+        "Add an `attribution:` section to the exporter's config: rules that map a provider's "
+        "projects, keys or buckets to an app (first match wins) and, for the budgets, "
+        "`app_budgets`; reload with SIGHUP. Without the section no allocated series exists.",
+        ("Attribute costs to apps", "attribute-costs-to-apps"),
+    ),
+    "AI": (
+        "AI spend per model, project and API key, tokens by type and requests per model, "
+        "from OpenAI, Anthropic and OpenRouter.",
+        "Give the exporter the admin or management key of a provider: `OPENAI_ADMIN_KEY`, "
+        "`ANTHROPIC_ADMIN_KEY` or `OPENROUTER_API_KEY` (or the same name with `_FILE` for a "
+        "Docker secret).",
+        PROVIDERS_SECTION,
+    ),
+    "By feature (Cloudflare AI Gateway)": (
+        "AI spend per feature or tenant (cf-aig-metadata values) and per gateway and model: "
+        "the gateway's estimate of traffic the upstream provider bills, never in the totals.",
+        "Configure the `cloudflare_ai_gateway` collector: `CLOUDFLARE_AI_GATEWAY_API_TOKEN` "
+        "(Account Analytics Read), `CLOUDFLARE_AI_GATEWAY_ACCOUNT_ID` and, for the per-feature "
+        "table, `CLOUDFLARE_AI_GATEWAY_METADATA_KEYS` (the cf-aig-metadata keys requests carry).",
+        PROVIDERS_SECTION,
+    ),
 }
 
 
