@@ -23,6 +23,7 @@ from typing import Any
 
 from cost_exporter import catalog
 from cost_exporter.catalog import Family
+from cost_exporter.providers.supabase import DATABASE_ROWS
 
 UID = "cost-exporter-costs"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
@@ -306,12 +307,15 @@ def stat(
     steps: Steps = (),
     named: bool = False,
     links: Links = (),
+    overrides: Sequence[dict[str, Any]] = (),
 ) -> Panel:
     """Figures as big numbers. `named` writes each query's legend beside its value (two
     figures side by side), `steps` colour the value."""
     options: dict[str, Any] = {"options": NAMED_VALUES} if named else {}
     if links:
         options["links"] = list(links)
+    if overrides:
+        options["overrides"] = list(overrides)
     colours = thresholds(*steps) if steps else {}
     return panel(layout, "stat", title, targets, size, unit, defaults=colours, **options)
 
@@ -663,6 +667,48 @@ def ai_gateway(layout: Layout) -> list[Panel]:
     )
 
 
+def supabase(layout: Layout) -> list[Panel]:
+    estimated = f'{SEL},source="estimated"'
+    requests = summed(catalog.SUPABASE_API_REQUESTS_MONTH_TO_DATE, estimated)
+    # Per account, not summed: days of two accounts added up would be no number of days.
+    days = once(catalog.SUPABASE_API_REQUESTS_DAY_COVERAGE, SEL)
+    month = [target("A", requests, "requests"), target("B", days, "{{account}}: days {{coverage}}")]
+    rows = summed(catalog.USAGE, f'{SEL},metric="{DATABASE_ROWS}"')
+    per_table = table_query(summed(catalog.TABLE_ROWS, by="account, table"))
+    per_function = summed(catalog.SUPABASE_FUNCTION_INVOCATIONS_24H, by="account, function")
+    return collapsed_row(
+        layout,
+        "Supabase",
+        lambda: [
+            stat(
+                layout,
+                "API requests this month",
+                month,
+                (12, 5),
+                "short",
+                steps=[("green", None)],
+                named=True,
+                overrides=[MISSING_DAYS],
+            ),
+            stat(layout, "Rows in the database", [target("A", rows, "rows")], (12, 5), "short"),
+            sorted_table(layout, "Rows per table", per_table, (12, 9), "short"),
+            sorted_table(
+                layout,
+                "Edge Function invocations, last 24 hours",
+                table_query(per_function),
+                (12, 9),
+                "short",
+            ),
+        ],
+    )
+
+
+# Orange from one missing day: the month-to-date then counts fewer days than have passed.
+MISSING_DAYS = field_override(
+    ".*missing", "thresholds", thresholds(("green", None), ("orange", 1))["thresholds"], "byRegexp"
+)
+
+
 def collector_health(layout: Layout) -> Panel:
     columns = {
         "data age": table_query("time() - cost_collector_last_success_timestamp_seconds"),
@@ -819,6 +865,28 @@ DESCRIPTIONS = {
         "requests and requests answered from its cache."
     ),
     # Can I trust these numbers?
+    # Supabase
+    "API requests this month": (
+        "Supabase API requests (REST, Auth, Storage, Realtime) this month: the complete UTC "
+        "days the exporter recorded from Supabase's 7-day windows, each day once (an estimate). "
+        "Beside it, per account, the days of the month that sum covers and those missing "
+        "(the exporter was down while a day was in a window, or a free plan's logs had no row "
+        "for it): a missing day is left out, never counted as 0."
+    ),
+    "Rows in the database": (
+        "Estimated live rows over every table of the selected Supabase projects (the "
+        "statistics' count, no table scan): the figure a database_rows usage limit compares."
+    ),
+    "Rows per table": (
+        "Estimated live rows per table (schema.table), largest first: the top tables of each "
+        "account and the rest as 'other'. A table with a usage limit of its own is never in "
+        "'other'."
+    ),
+    "Edge Function invocations, last 24 hours": (
+        "Invocations per Edge Function in the 24 hours before the last collection, largest "
+        "first (top functions and the rest as 'other'). Supabase gives no calendar window for "
+        "them, so there is no month to date."
+    ),
     "Collector health": (
         "Per collector: age of the data served, whether the last attempt succeeded, and failures "
         "by reason. An age turns red past the exporter's staleness limit "
@@ -830,6 +898,7 @@ DESCRIPTIONS = {
 
 # --- opt-in rows: what each shows, how to turn it on, and its README section (title, anchor) --
 
+SUPABASE_ANCHOR = "supabase-api-requests-month-to-date-rows-and-functions"
 PROVIDERS_SECTION = ("What each provider needs", "what-each-provider-needs-and-what-it-can-tell")
 OPT_IN = {
     "By app": (
@@ -855,6 +924,15 @@ OPT_IN = {
         "(Account Analytics Read), `CLOUDFLARE_AI_GATEWAY_ACCOUNT_ID` and, for the per-feature "
         "table, `CLOUDFLARE_AI_GATEWAY_METADATA_KEYS` (the cf-aig-metadata keys requests carry).",
         PROVIDERS_SECTION,
+    ),
+    "Supabase": (
+        "API requests this month with the days they count, rows in the database and per "
+        "table, and Edge Function invocations of the last 24 hours, per Supabase account.",
+        "Set `SUPABASE_ACCESS_TOKEN` (a scoped `sbp_` token with `infra_add_ons_read`, "
+        "`database_read`, `infra_disk_config_read`, `analytics_usage_read` and "
+        "`edge_functions_read`) and `SUPABASE_PROJECT_REF`; `SUPABASE_PLAN` makes a day "
+        "without requests count as 0 on a paid plan.",
+        ("Supabase: API requests month-to-date, rows and functions", SUPABASE_ANCHOR),
     ),
 }
 
@@ -882,7 +960,7 @@ VARIABLES = (
     ("model", "Model", 'label_values(cost_ai_tokens{provider=~"$provider"}, model)'),
     ("app", "App", "label_values(cost_allocated_month_to_date, app)"),
 )
-ROWS = (overview, daily_burn, by_app, trends, ai, ai_gateway, health)
+ROWS = (overview, daily_burn, by_app, trends, ai, ai_gateway, supabase, health)
 
 
 def dashboard(currency: str = "USD") -> dict[str, Any]:

@@ -168,7 +168,7 @@ def test_collector_health_colours_data_age_from_the_exporters_staleness_limit() 
 
 
 # Features off by default, or that need a provider's credentials: their rows start collapsed.
-OPT_IN_ROWS = {"By app", "AI", "By feature (Cloudflare AI Gateway)"}
+OPT_IN_ROWS = {"By app", "AI", "By feature (Cloudflare AI Gateway)", "Supabase"}
 README_LINK = re.compile(r"https?://[^\s\"()]+/README\.md#([^\s\"()]*)")
 
 
@@ -230,3 +230,23 @@ def test_every_readme_anchor_the_dashboard_links_is_a_readme_heading() -> None:
     assert not missing, f"README.md has no heading for {sorted(missing)}"
     for url in re.findall(r"https?://[^\s\"()]+/README\.md", text):
         assert url == f"{BASE}/README.md", url
+
+
+def test_the_supabase_row_draws_every_supabase_figure_once_per_replica() -> None:
+    [row] = [p for p in dashboard()["panels"] if p["title"] == "Supabase"]
+    exprs = [t["expr"] for p in row["panels"] for t in p.get("targets", ())]
+    drawn = {name for expr in exprs for name in METRIC_NAME.findall(expr)}
+    assert drawn == {
+        catalog.TABLE_ROWS.exposed_name,
+        catalog.USAGE.exposed_name,
+        catalog.SUPABASE_API_REQUESTS_MONTH_TO_DATE.exposed_name,
+        catalog.SUPABASE_API_REQUESTS_DAY_COVERAGE.exposed_name,
+        catalog.SUPABASE_FUNCTION_INVOCATIONS_24H.exposed_name,
+    }
+    assert any('metric="database_rows"' in expr for expr in exprs)
+    assert any('source="estimated"' in expr for expr in exprs)
+    for expr in exprs:
+        # max by the family's own labels first (tests/test_prometheus_bundle.py checks every
+        # sum of the dashboard the same way, with a PromQL parser).
+        assert expr.count("max by (") == len(METRIC_NAME.findall(expr)), expr
+        assert "without (instance)" not in expr, expr
