@@ -5,6 +5,11 @@ exporter's own series (no recording rules), so the dashboard also works on a Pro
 does not load this project's rules. Long-range panels wrap series in `last_over_time(...[1d])`
 so daily backfilled samples and live ones both show. Every figure is summed through `once()`,
 so two exporter replicas or an HA pair of Prometheus servers never double a total.
+
+Layout of this file: the query helpers, one builder per kind of panel (a stat, a bar gauge, a
+gauge of use against a cap, a pie, a sorted table, a history...), then one function per row
+that lists its panels. What each panel answers is in DESCRIPTIONS, by title, so a row reads as
+its list of panels and the texts read as one page.
 """
 
 from __future__ import annotations
@@ -12,14 +17,21 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from cost_exporter import catalog
 from cost_exporter.catalog import Family
+from cost_exporter.providers.supabase import DATABASE_ROWS
 
 UID = "cost-exporter-costs"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
+
+Panel = dict[str, Any]
+Target = dict[str, Any]
+Size = tuple[int, int]
+"""(width, height) on Grafana's 24-column grid."""
 
 
 def repository_base() -> str:
@@ -35,11 +47,15 @@ def repository_base() -> str:
 
 BASE = repository_base()
 RUNBOOK = f"{BASE}/docs/runbook.md"
-RULES_HELP = f"{BASE}/README.md#attribute-costs-to-apps"
+README = f"{BASE}/README.md"
+RULES_HELP = f"{README}#attribute-costs-to-apps"
 SEL = 'provider=~"$provider",account=~"$account"'
 AI_SEL = f'{SEL},model=~"$model"'
 # The allocated families have no account label: apps cut across accounts.
 APP_SEL = 'provider=~"$provider",app=~"$app"'
+
+
+# --- queries ---------------------------------------------------------------------------------
 
 
 def once(family: Family, selector: str = "", over: str = "") -> str:
@@ -58,37 +74,18 @@ def once(family: Family, selector: str = "", over: str = "") -> str:
     return f"max by ({', '.join(labels)}) ({series})"
 
 
-def money_unit(currency: str) -> str:
-    return f"currency{currency}"
+def summed(family: Family, selector: str = SEL, by: str = "", over: str = "") -> str:
+    """The figures of `family` added up (per `by` labels when given), each counted once."""
+    figures = once(family, selector, over)
+    return f"sum by ({by}) ({figures})" if by else f"sum({figures})"
 
 
-class Layout:
-    """Places panels left to right on the 24-column grid, wrapping rows."""
-
-    def __init__(self) -> None:
-        self.x = self.y = self.row_height = 0
-        self.next_id = 1
-
-    def place(self, width: int, height: int) -> dict[str, int]:
-        if self.x + width > 24:
-            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
-        pos = {"x": self.x, "y": self.y, "w": width, "h": height}
-        self.x += width
-        self.row_height = max(self.row_height, height)
-        return pos
-
-    def new_row(self) -> None:
-        if self.x:
-            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
-
-    def panel_id(self) -> int:
-        self.next_id += 1
-        return self.next_id - 1
+def share(by: str, part: str, whole: str) -> str:
+    """`part` over `whole`, both added up per `by` and matched on it: spend over its budget."""
+    return f"sum by ({by}) ({part}) / on ({by}) sum by ({by}) ({whole})"
 
 
-def target(
-    ref: str, expr: str, legend: str = "", instant: bool = True, **extra: Any
-) -> dict[str, Any]:
+def target(ref: str, expr: str, legend: str = "", instant: bool = True, **extra: Any) -> Target:
     return {
         "refId": ref,
         "datasource": DATASOURCE,
@@ -100,43 +97,18 @@ def target(
     }
 
 
-def panel(
-    layout: Layout,
-    kind: str,
-    title: str,
-    description: str,
-    targets: list[dict[str, Any]],
-    unit: str,
-    width: int,
-    height: int,
-    **options: Any,
-) -> dict[str, Any]:
-    field_config: dict[str, Any] = {"defaults": {"unit": unit}, "overrides": []}
-    field_config["defaults"].update(options.pop("defaults", {}))
-    field_config["overrides"] = options.pop("overrides", [])
-    return {
-        "id": layout.panel_id(),
-        "type": kind,
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "gridPos": layout.place(width, height),
-        "targets": targets,
-        "fieldConfig": field_config,
-        **options,
-    }
+def table_query(expr: str, ref: str = "A") -> Target:
+    """A query whose labels become a table's columns."""
+    return target(ref, expr, format="table")
 
 
-def row(layout: Layout, title: str) -> dict[str, Any]:
-    layout.new_row()
-    return {
-        "id": layout.panel_id(),
-        "type": "row",
-        "title": title,
-        "collapsed": False,
-        "gridPos": layout.place(24, 1),
-        "panels": [],
-    }
+def daily(expr: str, legend: str) -> Target:
+    """A range query at one point a day: the figures change once a day."""
+    return target("A", expr, legend, instant=False, interval="1d")
+
+
+def money_unit(currency: str) -> str:
+    return f"currency{currency}"
 
 
 def thresholds(*steps: tuple[str, float | None]) -> dict[str, Any]:
@@ -148,6 +120,15 @@ def thresholds(*steps: tuple[str, float | None]) -> dict[str, Any]:
     }
 
 
+def link(title: str, url: str) -> dict[str, Any]:
+    return {"title": title, "url": url, "targetBlank": True}
+
+
+def runbook(anchor: str) -> list[dict[str, Any]]:
+    """The runbook section of the alert a panel shows the state of."""
+    return [link("Runbook", f"{RUNBOOK}#{anchor}")]
+
+
 # Red from a cap's full use: the panels below replace it with the exporter's warning ratio
 # (`warning_below()`), and only a Prometheus without cost_budget_warning_ratio shows this.
 UTILISATION = thresholds(("green", None), ("red", 1.0))
@@ -155,7 +136,7 @@ WARNING_REF = "W"
 WARNING_LEGEND = "warning ratio"
 
 
-def warning_target() -> dict[str, Any]:
+def warning_target() -> Target:
     """The exporter's `warning_ratio` as a query: BudgetWarning's threshold, from the metric."""
     return target(WARNING_REF, f"max({catalog.WARNING_RATIO.exposed_name})", WARNING_LEGEND)
 
@@ -182,7 +163,778 @@ def warning_below(ref: str = "A") -> list[dict[str, Any]]:
     return [threshold_from(WARNING_REF, WARNING_LEGEND, ref)]
 
 
-TABLE_SORTED = {"options": {"showHeader": True, "sortBy": [{"displayName": "Value", "desc": True}]}}
+def to_matrix(rows: str, columns: str) -> dict[str, Any]:
+    """One row per value of label `rows`, one column per value of label `columns`."""
+    return {
+        "id": "groupingToMatrix",
+        "options": {"columnField": columns, "rowField": rows, "valueField": "Value"},
+    }
+
+
+def organize(hidden: Sequence[str], renamed: dict[str, str] | None = None) -> dict[str, Any]:
+    """Hide the columns `hidden` (the sample time, target labels) and rename others."""
+    options: dict[str, Any] = {"excludeByName": dict.fromkeys(hidden, True)}
+    if renamed:
+        options["renameByName"] = renamed
+    return {"id": "organize", "options": options}
+
+
+# --- placement -------------------------------------------------------------------------------
+
+
+# The unit of amounts: the layout turns it into the reporting currency's (`Layout.money`).
+MONEY = "money"
+
+
+class Layout:
+    """Places panels left to right on the 24-column grid, wrapping rows, and numbers them.
+    `money` is the unit of amounts in the reporting currency."""
+
+    def __init__(self, currency: str = "USD") -> None:
+        self.x = self.y = self.row_height = 0
+        self.next_id = 1
+        self.money = money_unit(currency)
+
+    def place(self, size: Size) -> dict[str, int]:
+        width, height = size
+        if self.x + width > 24:
+            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
+        pos = {"x": self.x, "y": self.y, "w": width, "h": height}
+        self.x += width
+        self.row_height = max(self.row_height, height)
+        return pos
+
+    def new_row(self) -> None:
+        if self.x:
+            self.x, self.y, self.row_height = 0, self.y + self.row_height, 0
+
+    def after_collapsed(self, header: Panel) -> None:
+        """Go back to just under the collapsed row `header`: its panels were placed below it
+        as Grafana lays them out when the row is expanded, but closed it is one unit high."""
+        self.x, self.y, self.row_height = 0, header["gridPos"]["y"] + 1, 0
+
+    def panel_id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+
+# --- builders: one per kind of panel ---------------------------------------------------------
+
+
+def panel(
+    layout: Layout,
+    kind: str,
+    title: str,
+    targets: list[Target],
+    size: Size,
+    unit: str,
+    **options: Any,
+) -> Panel:
+    """A panel described by DESCRIPTIONS[title]. `defaults` and `overrides` go into its
+    fieldConfig; every other option is a key of the panel itself."""
+    field_config = {
+        "defaults": {
+            "unit": layout.money if unit == MONEY else unit,
+            **options.pop("defaults", {}),
+        },
+        "overrides": options.pop("overrides", []),
+    }
+    return {
+        "id": layout.panel_id(),
+        "type": kind,
+        "title": title,
+        "description": DESCRIPTIONS[title],
+        "datasource": DATASOURCE,
+        "gridPos": layout.place(size),
+        "targets": targets,
+        "fieldConfig": field_config,
+        **options,
+    }
+
+
+def row(layout: Layout, title: str, collapsed: bool = False) -> Panel:
+    layout.new_row()
+    return {
+        "id": layout.panel_id(),
+        "type": "row",
+        "title": title,
+        "collapsed": collapsed,
+        "gridPos": layout.place((24, 1)),
+        "panels": [],
+    }
+
+
+def collapsed_row(layout: Layout, title: str, build: Callable[[], list[Panel]]) -> list[Panel]:
+    """A row of a feature that is off by default: collapsed, so a dashboard without it shows
+    one line rather than panels of "No data", and opening with how to turn it on. Grafana's
+    JSON model keeps a collapsed row's panels in the row's own `panels` list; `build` places
+    them after the how-to text."""
+    header = row(layout, title, collapsed=True)
+    header["panels"] = [how_to(layout, title), *build()]
+    layout.after_collapsed(header)
+    return [header]
+
+
+def how_to(layout: Layout, row_title: str) -> Panel:
+    """A text panel: what the opt-in row `row_title` shows, how to turn it on, and the README
+    section that explains it (under the base `make rules` sets, like the runbook links)."""
+    shows, turn_on, (section, anchor) = OPT_IN[row_title]
+    content = (
+        f"**What this row shows.** {shows}\n\n**How to turn it on.** {turn_on} "
+        f"README: [{section}]({README}#{anchor})."
+    )
+    return {
+        "id": layout.panel_id(),
+        "type": "text",
+        "title": "What this row shows, and how to turn it on",
+        "gridPos": layout.place((24, 4)),
+        "options": {"mode": "markdown", "content": content},
+    }
+
+
+NAMED_VALUES = {"reduceOptions": {"calcs": ["lastNotNull"]}, "textMode": "value_and_name"}
+Steps = Sequence[tuple[str, float | None]]
+Links = Sequence[dict[str, Any]]
+
+
+def stat(
+    layout: Layout,
+    title: str,
+    targets: list[Target],
+    size: Size,
+    unit: str = MONEY,
+    *,
+    steps: Steps = (),
+    named: bool = False,
+    links: Links = (),
+    overrides: Sequence[dict[str, Any]] = (),
+) -> Panel:
+    """Figures as big numbers. `named` writes each query's legend beside its value (two
+    figures side by side), `steps` colour the value."""
+    options: dict[str, Any] = {"options": NAMED_VALUES} if named else {}
+    if links:
+        options["links"] = list(links)
+    if overrides:
+        options["overrides"] = list(overrides)
+    colours = thresholds(*steps) if steps else {}
+    return panel(layout, "stat", title, targets, size, unit, defaults=colours, **options)
+
+
+def horizontal_bars(display: str = "gradient") -> dict[str, Any]:
+    return {"orientation": "horizontal", "displayMode": display}
+
+
+def bar_gauge(
+    layout: Layout,
+    title: str,
+    targets: list[Target],
+    size: Size,
+    unit: str = MONEY,
+    *,
+    display: str = "gradient",
+    overrides: Sequence[dict[str, Any]] = (),
+) -> Panel:
+    """One horizontal bar per series: amounts side by side, negative ones included."""
+    bars = horizontal_bars(display)
+    return panel(
+        layout, "bargauge", title, targets, size, unit, options=bars, overrides=list(overrides)
+    )
+
+
+def cap_gauge(layout: Layout, title: str, used: Target, size: Size, links: Links = ()) -> Panel:
+    """Use against a cap (spend of a budget, usage of a limit) as a share of it, one bar per
+    series of `used`, red above the exporter's warning ratio, where its warning alert fires."""
+    return panel(
+        layout,
+        "bargauge",
+        title,
+        [used, warning_target()],
+        size,
+        "percentunit",
+        defaults={**UTILISATION, "min": 0, "max": 1.2},
+        options=horizontal_bars(),
+        transformations=warning_below(used["refId"]),
+        **({"links": list(links)} if links else {}),
+    )
+
+
+def filter_link(label: str) -> dict[str, Any]:
+    """A click on a series sets the dashboard variable of the same name to its `label`."""
+    value = f"${{__field.labels.{label}}}"
+    return {
+        "title": f"Filter by {value}",
+        "url": f"/d/{UID}/costs?var-{label}={value}&${{__url_time_range}}",
+    }
+
+
+def pie(layout: Layout, title: str, query: Target, size: Size, *, click_filters: str = "") -> Panel:
+    """Shares of a whole. With `click_filters` (a label that is also a variable) a donut with
+    a legend table, whose slices filter the dashboard on that label."""
+    if not click_filters:
+        return panel(layout, "piechart", title, [query], size, MONEY, options={"pieType": "pie"})
+    legend = {"displayMode": "table", "placement": "right", "values": ["value"]}
+    return panel(
+        layout,
+        "piechart",
+        title,
+        [query],
+        size,
+        MONEY,
+        options={"pieType": "donut", "legend": legend},
+        defaults={"links": [filter_link(click_filters)]},
+    )
+
+
+def sorted_by(column: str) -> dict[str, Any]:
+    return {"showHeader": True, "sortBy": [{"displayName": column, "desc": True}]}
+
+
+def sorted_table(layout: Layout, title: str, query: Target, size: Size, unit: str = MONEY) -> Panel:
+    """One line per series of `query`, largest first, its labels as columns."""
+    return panel(
+        layout,
+        "table",
+        title,
+        [query],
+        size,
+        unit,
+        transformations=[organize(["Time"])],
+        options=sorted_by("Value"),
+    )
+
+
+def matrix_table(
+    layout: Layout, title: str, query: Target, size: Size, rows: str, columns: str
+) -> Panel:
+    """A cross table: one line per value of label `rows`, one column per value of `columns`."""
+    matrix = [to_matrix(rows, columns)]
+    return panel(layout, "table", title, [query], size, MONEY, transformations=matrix)
+
+
+def merged_table(
+    layout: Layout,
+    title: str,
+    columns: dict[str, Target],
+    size: Size,
+    unit: str = MONEY,
+    *,
+    hidden: Sequence[str] = ("Time",),
+    first: Sequence[dict[str, Any]] = (),
+    config: Sequence[Target] = (),
+    **options: Any,
+) -> Panel:
+    """Several queries joined on their labels into one table, the value of each in the column
+    named by its key in `columns`. `first` runs before the join (a threshold from data), fed
+    by the `config` queries, which get no column."""
+    targets = [*columns.values(), *config]
+    renamed = {f"Value #{query['refId']}": name for name, query in columns.items()}
+    joined = [*first, {"id": "merge", "options": {}}, organize(hidden, renamed)]
+    return panel(layout, "table", title, targets, size, unit, transformations=joined, **options)
+
+
+def stacked_bars(
+    layout: Layout, title: str, query: Target, size: Size, unit: str, rows: str, stacks: str
+) -> Panel:
+    """One horizontal bar per value of label `rows`, stacked by the values of `stacks`."""
+    return panel(
+        layout,
+        "barchart",
+        title,
+        [query],
+        size,
+        unit,
+        options={"stacking": "normal", "xField": rows, "orientation": "horizontal"},
+        transformations=[to_matrix(rows, stacks)],
+    )
+
+
+def history(
+    layout: Layout, title: str, query: Target, size: Size, *, since: str, bars: bool
+) -> Panel:
+    """Amounts over the last `since`, one point a day, stacked: bars for monthly totals, a
+    line for a figure that grows through the month."""
+    style: dict[str, Any] = {"drawStyle": "bars", "fillOpacity": 60}
+    if not bars:
+        style = {"drawStyle": "line", "fillOpacity": 10}
+    return panel(
+        layout,
+        "timeseries",
+        title,
+        [query],
+        size,
+        MONEY,
+        timeFrom=since,
+        interval="1d",
+        defaults={"custom": {**style, "stacking": {"mode": "normal"}}},
+    )
+
+
+def field_override(names: str, prop: str, value: Any, matcher: str = "byName") -> dict[str, Any]:
+    """Set `prop` of the columns or series `names` (a name, or a regex with byRegexp)."""
+    return {
+        "matcher": {"id": matcher, "options": names},
+        "properties": [{"id": prop, "value": value}],
+    }
+
+
+# --- rows ------------------------------------------------------------------------------------
+
+
+def overview(layout: Layout) -> list[Panel]:
+    mtd, previous = catalog.MONTH_TO_DATE, catalog.PREVIOUS_MONTH
+    forecast, budget = catalog.FORECAST_MONTH_END, catalog.BUDGET
+    spent = [
+        target("A", summed(mtd), "this month"),
+        target("B", summed(previous), "previous month"),
+    ]
+    change = [target("A", f"{summed(forecast)} / {summed(previous)} - 1", "change")]
+    against = [target("A", summed(forecast), "forecast"), target("B", summed(budget), "budget")]
+    saved = [target("A", summed(catalog.AI_CACHE_SAVINGS), "saved")]
+    per_provider = target("A", summed(mtd, by="provider"), "{{provider}}")
+    of_budget = share("provider, account", once(mtd, SEL), once(budget, SEL))
+    usage = f"{once(catalog.USAGE, SEL)} / on (provider, account, metric) "
+    usage += once(catalog.USAGE_LIMIT, SEL)
+    return [
+        row(layout, "This month"),
+        stat(layout, "Spent this month", spent, (6, 5), named=True),
+        stat(layout, "Forecast vs previous month", change, (6, 5), "percentunit", steps=RISING),
+        bar_gauge(layout, "Forecast vs total budget", against, (6, 5)),
+        stat(layout, "Saved by prompt caching", saved, (6, 5), steps=[("green", None)]),
+        pie(layout, "Spend by provider", per_provider, (8, 9), click_filters="provider"),
+        cap_gauge(
+            layout,
+            "Budget used per provider",
+            target("A", of_budget, "{{provider}}/{{account}}"),
+            (8, 9),
+        ),
+        cap_gauge(
+            layout, "Usage limits used", target("A", usage, "{{provider}} {{metric}}"), (8, 9)
+        ),
+    ]
+
+
+# A change against last month: orange from 10% higher, red from half as much again.
+RISING = (("green", None), ("orange", 0.1), ("red", 0.5))
+
+
+def daily_burn(layout: Layout) -> list[Panel]:
+    yesterday = target("A", summed(catalog.LAST_DAY, by="provider"), "{{provider}} yesterday")
+    cap = target("B", summed(catalog.DAILY_BUDGET, by="provider"), "{{provider}} daily cap")
+    return [
+        row(layout, "Daily burn"),
+        stat(
+            layout,
+            "Yesterday per provider, next to its daily cap",
+            [yesterday, cap],
+            (24, 5),
+            named=True,
+            links=runbook("dailyspendhigh"),
+        ),
+    ]
+
+
+def by_app(layout: Layout) -> list[Panel]:
+    allocated, budget = catalog.ALLOCATED_MONTH_TO_DATE, catalog.APP_BUDGET
+    apps = 'app=~"$app"'
+    per_app = [target("A", summed(allocated, APP_SEL, by="app"), "{{app}}")]
+    of_budget = share("app", once(allocated, apps), once(budget, apps))
+    unallocated = summed(allocated, 'app="unallocated",provider=~"$provider"')
+    per_provider = table_query(summed(allocated, APP_SEL, by="app, provider"))
+    months = summed(catalog.ALLOCATED_PREVIOUS_MONTH, APP_SEL, by="app", over="1d")
+    return collapsed_row(
+        layout,
+        "By app",
+        lambda: [
+            bar_gauge(layout, "Spend per app this month", per_app, (8, 9)),
+            cap_gauge(
+                layout,
+                "Budget used per app",
+                target("A", of_budget, "{{app}}"),
+                (8, 9),
+                links=runbook("appbudgetwarning"),
+            ),
+            stat(
+                layout,
+                "Unallocated this month",
+                [target("A", unallocated, "unallocated")],
+                (8, 9),
+                steps=(("green", None), ("orange", 0.01)),
+                links=[link("How to write attribution rules", RULES_HELP)],
+            ),
+            matrix_table(
+                layout, "Spend by app and provider", per_provider, (12, 9), "app", "provider"
+            ),
+            history(
+                layout,
+                "Monthly totals per app, last 12 months",
+                daily(months, "{{app}}"),
+                (12, 9),
+                since="1y",
+                bars=True,
+            ),
+        ],
+    )
+
+
+def trends(layout: Layout) -> list[Panel]:
+    mtd = catalog.MONTH_TO_DATE
+    growing = daily(summed(mtd, by="provider", over="1d"), "{{provider}}")
+    months = daily(summed(catalog.PREVIOUS_MONTH, by="provider", over="1d"), "{{provider}}")
+    by_service = table_query(summed(mtd, by="provider, service_name"))
+    by_source = target("A", summed(mtd, by="source"), "{{source}}")
+    by_frequency = [target("A", summed(mtd, by="charge_frequency"), "{{charge_frequency}}")]
+    credit = [target("A", once(catalog.CREDIT_BALANCE, SEL), "{{provider}}/{{account}}")]
+    return [
+        row(layout, "Trends"),
+        history(
+            layout, "Month-to-date spend, last 30 days", growing, (12, 8), since="30d", bars=False
+        ),
+        history(layout, "Monthly totals, last 12 months", months, (12, 8), since="1y", bars=True),
+        sorted_table(layout, "Spend by service", by_service, (9, 9)),
+        pie(layout, "Spend by confidence", by_source, (5, 9)),
+        bar_gauge(
+            layout,
+            "Spend by charge type",
+            by_frequency,
+            (5, 9),
+            display="basic",
+            overrides=CHARGE_TYPE_NAMES,
+        ),
+        stat(layout, "Prepaid credit left", credit, (5, 9), steps=CREDIT_LEFT),
+    ]
+
+
+# Label values as FOCUS spells them, shown as people write them.
+CHARGE_TYPE_NAMES = [
+    field_override(value, "displayName", name)
+    for value, name in (("usage_based", "usage-based"), ("one_time", "one-time"))
+]
+CREDIT_LEFT = (("red", None), ("orange", 5), ("green", 20))
+
+
+def ai(layout: Layout) -> list[Panel]:
+    by_model = summed(catalog.AI_SPEND_BY_MODEL, AI_SEL, by="provider, model, source")
+    by_project = summed(catalog.AI_SPEND_BY_PROJECT, by="provider, project")
+    by_key = summed(catalog.AI_SPEND_BY_API_KEY, by="provider, api_key, source")
+    tokens = summed(catalog.AI_TOKENS, AI_SEL, by="model, token_type")
+    requests = summed(catalog.AI_REQUESTS, AI_SEL, by="provider, model")
+    return collapsed_row(
+        layout,
+        "AI",
+        lambda: [
+            sorted_table(layout, "AI spend by model", table_query(by_model), (8, 9)),
+            sorted_table(layout, "AI spend by project", table_query(by_project), (8, 9)),
+            sorted_table(layout, "AI spend by API key", table_query(by_key), (8, 9)),
+            stacked_bars(
+                layout,
+                "Tokens by model and type",
+                table_query(tokens),
+                (16, 9),
+                "short",
+                rows="model",
+                stacks="token_type",
+            ),
+            sorted_table(layout, "Requests by model", table_query(requests), (8, 9), "short"),
+        ],
+    )
+
+
+def ai_gateway(layout: Layout) -> list[Panel]:
+    # No selector: the gateway's figures are never part of cost_month_to_date, which the
+    # provider and account variables list, so picking a provider would hide them.
+    per_feature = "gateway, metadata_key, metadata_value"
+    per_model = "gateway, upstream, model"
+    by_feature = summed(catalog.AI_GATEWAY_FEATURE_SPEND, "", by=per_feature)
+    columns = {
+        "spend": table_query(summed(catalog.AI_GATEWAY_SPEND, "", by=per_model), "A"),
+        "requests": table_query(summed(catalog.AI_GATEWAY_REQUESTS, "", by=per_model), "B"),
+        "cached": table_query(summed(catalog.AI_GATEWAY_CACHED_REQUESTS, "", by=per_model), "C"),
+    }
+    return collapsed_row(
+        layout,
+        "By feature (Cloudflare AI Gateway)",
+        lambda: [
+            sorted_table(layout, "AI spend by feature", table_query(by_feature), (10, 9)),
+            merged_table(
+                layout,
+                "AI Gateway spend by model",
+                columns,
+                (14, 9),
+                overrides=[field_override("requests|cached", "unit", "short", "byRegexp")],
+                options=sorted_by("spend"),
+            ),
+        ],
+    )
+
+
+def supabase(layout: Layout) -> list[Panel]:
+    estimated = f'{SEL},source="estimated"'
+    requests = summed(catalog.SUPABASE_API_REQUESTS_MONTH_TO_DATE, estimated)
+    # Per account, not summed: days of two accounts added up would be no number of days.
+    days = once(catalog.SUPABASE_API_REQUESTS_DAY_COVERAGE, SEL)
+    month = [target("A", requests, "requests"), target("B", days, "{{account}}: days {{coverage}}")]
+    rows = summed(catalog.USAGE, f'{SEL},metric="{DATABASE_ROWS}"')
+    per_table = table_query(summed(catalog.TABLE_ROWS, by="account, table"))
+    per_function = summed(catalog.SUPABASE_FUNCTION_INVOCATIONS_24H, by="account, function")
+    return collapsed_row(
+        layout,
+        "Supabase",
+        lambda: [
+            stat(
+                layout,
+                "API requests this month",
+                month,
+                (12, 5),
+                "short",
+                steps=[("green", None)],
+                named=True,
+                overrides=[MISSING_DAYS],
+            ),
+            stat(layout, "Rows in the database", [target("A", rows, "rows")], (12, 5), "short"),
+            sorted_table(layout, "Rows per table", per_table, (12, 9), "short"),
+            sorted_table(
+                layout,
+                "Edge Function invocations, last 24 hours",
+                table_query(per_function),
+                (12, 9),
+                "short",
+            ),
+        ],
+    )
+
+
+# Orange from one missing day: the month-to-date then counts fewer days than have passed.
+MISSING_DAYS = field_override(
+    ".*missing", "thresholds", thresholds(("green", None), ("orange", 1))["thresholds"], "byRegexp"
+)
+
+
+def collector_health(layout: Layout) -> Panel:
+    columns = {
+        "data age": table_query("time() - cost_collector_last_success_timestamp_seconds"),
+        "up": table_query("cost_collector_up", "B"),
+        # Per target like A and B: each replica is a collector with its own failures.
+        "errors": table_query("sum without (reason) (cost_collector_errors_total)", "C"),
+    }
+    stale_after = target("S", f"max({catalog.DATA_STALE_AFTER.exposed_name})", "stale after")
+    return merged_table(
+        layout,
+        "Collector health",
+        columns,
+        (16, 8),
+        "s",
+        hidden=("Time", "__name__", "job", "instance"),
+        first=[threshold_from("S", "stale after")],
+        config=[stale_after],
+        links=runbook("costcollectorfailing"),
+        defaults=thresholds(("green", None)),
+        overrides=[
+            field_override("data age", "custom.cellOptions", {"type": "color-text"}),
+            field_override("up", "unit", "bool_on_off"),
+            field_override("errors", "unit", "short"),
+        ],
+    )
+
+
+def health(layout: Layout) -> list[Panel]:
+    up = [target("A", 'max(up{job=~".*cost.*"})', "up")]
+    return [
+        row(layout, "Can I trust these numbers?"),
+        collector_health(layout),
+        stat(
+            layout,
+            "Exporter up",
+            up,
+            (8, 8),
+            "bool_on_off",
+            steps=(("red", None), ("green", 1)),
+            links=runbook("costexporterdown"),
+        ),
+    ]
+
+
+# --- what each panel answers (its description, shown on hover) -------------------------------
+
+DESCRIPTIONS = {
+    # This month
+    "Spent this month": (
+        "Month-to-date spend of every selected provider, with the whole previous month for "
+        "comparison. Providers report up to yesterday; fixed bills count in full."
+    ),
+    "Forecast vs previous month": (
+        "Month-end forecast (run-rate over completed days plus fixed bills) relative to the "
+        "previous month's total: +10% means this month is heading 10% higher."
+    ),
+    "Forecast vs total budget": (
+        "Month-end forecast against the sum of configured budgets (absolute caps from the config "
+        "file)."
+    ),
+    "Saved by prompt caching": (
+        "Estimated saving this month: cache-read tokens x (input price - cache-read price), from "
+        "the exporter's shipped price table."
+    ),
+    "Spend by provider": (
+        "Month-to-date spend per provider. Click a slice to filter the dashboard."
+    ),
+    "Budget used per provider": (
+        "Month-to-date spend divided by the provider's configured monthly budget. Red above the "
+        "exporter's warning_ratio (cost_budget_warning_ratio), where BudgetWarning fires; "
+        "BudgetExceeded fires above 100%."
+    ),
+    "Usage limits used": (
+        "Usage this month divided by its configured limit (e.g. Vercel function invocations "
+        "against the free tier). Red above the exporter's warning_ratio, where BudgetWarning "
+        "fires."
+    ),
+    # Daily burn
+    "Yesterday per provider, next to its daily cap": (
+        "Spend of the last complete UTC day per provider (a leaked key or a runaway agent shows "
+        "here within a day), and the daily cap from the config where one is set. DailySpendHigh "
+        "fires when a day goes over its cap."
+    ),
+    # By app
+    "Spend per app this month": (
+        "Month-to-date spend attributed to each app by the attribution rules of the exporter's "
+        "config, over every selected provider. Per provider it adds up to the provider's month to"
+        " date; what no rule matches is the app 'unallocated'."
+    ),
+    "Budget used per app": (
+        "Each app's month-to-date spend over all providers divided by its budget "
+        "(attribution.app_budgets); apps without a budget are not shown. Red above the exporter's"
+        " warning_ratio, where AppBudgetWarning fires."
+    ),
+    "Unallocated this month": (
+        "Month-to-date spend no attribution rule matches. `cost-exporter attribution` lists the "
+        "largest unallocated items with the match of a rule for each; the link explains how to "
+        "write rules."
+    ),
+    "Spend by app and provider": ("Month-to-date spend per app (rows) and provider (columns)."),
+    "Monthly totals per app, last 12 months": (
+        "Each month's final total per app, as attributed by the rules in force when it was "
+        "reported (the previous-month figure during the following month)."
+    ),
+    # Trends
+    "Month-to-date spend, last 30 days": (
+        "Month-to-date spend per provider, one point a day; it restarts from zero on the 1st of "
+        "each month."
+    ),
+    "Monthly totals, last 12 months": (
+        "Each month's final total per provider: the previous-month figure as reported during the "
+        "following month."
+    ),
+    "Spend by service": (
+        "Month-to-date spend per provider and service (FOCUS ServiceName), largest first."
+    ),
+    "Spend by confidence": (
+        "How each figure is known: api (reported by the provider), estimated (usage x a price "
+        "table), manual (fixed bills from the config)."
+    ),
+    "Spend by charge type": (
+        "Month-to-date spend by how it is charged (FOCUS ChargeFrequency): usage-based (metered "
+        "use), recurring (subscriptions and fixed monthly bills) or one-time (single purchases "
+        "and other one-off charges). Bars, not a pie: credits can make a type negative."
+    ),
+    "Prepaid credit left": (
+        "Remaining prepaid balance at providers that sell credits (e.g. OpenRouter)."
+    ),
+    # AI
+    "AI spend by model": (
+        "Month-to-date AI spend per model; `source` says whether the provider reported it or it "
+        "was estimated from tokens."
+    ),
+    "AI spend by project": (
+        "Month-to-date AI spend per project or workspace (top N, the rest as 'other')."
+    ),
+    "AI spend by API key": (
+        "Month-to-date AI spend per API key (top N, the rest as 'other'): a leaked key shows up "
+        "here."
+    ),
+    "Tokens by model and type": (
+        "Tokens this month; input is uncached input, so the types add up to the total."
+    ),
+    "Requests by model": ("Model requests this month."),
+    # By feature (Cloudflare AI Gateway)
+    "AI spend by feature": (
+        "Month-to-date AI spend per value of each configured cf-aig-metadata key (feature, "
+        "tenant, ...; top N, the rest as 'other', requests without the key as 'unknown'). The "
+        "gateway's own estimate of traffic the upstream provider bills: never part of the totals "
+        "above. Empty unless the cloudflare_ai_gateway collector is configured."
+    ),
+    "AI Gateway spend by model": (
+        "Per gateway, upstream provider and model this month: the gateway's estimated spend, "
+        "requests and requests answered from its cache."
+    ),
+    # Can I trust these numbers?
+    # Supabase
+    "API requests this month": (
+        "Supabase API requests (REST, Auth, Storage, Realtime) this month: the complete UTC "
+        "days the exporter recorded from Supabase's 7-day windows, each day once (an estimate). "
+        "Beside it, per account, the days of the month that sum covers and those missing "
+        "(the exporter was down while a day was in a window, or a free plan's logs had no row "
+        "for it): a missing day is left out, never counted as 0."
+    ),
+    "Rows in the database": (
+        "Estimated live rows over every table of the selected Supabase projects (the "
+        "statistics' count, no table scan): the figure a database_rows usage limit compares."
+    ),
+    "Rows per table": (
+        "Estimated live rows per table (schema.table), largest first: the top tables of each "
+        "account and the rest as 'other'. A table with a usage limit of its own is never in "
+        "'other'."
+    ),
+    "Edge Function invocations, last 24 hours": (
+        "Invocations per Edge Function in the 24 hours before the last collection, largest "
+        "first (top functions and the rest as 'other'). Supabase gives no calendar window for "
+        "them, so there is no month to date."
+    ),
+    "Collector health": (
+        "Per collector: age of the data served, whether the last attempt succeeded, and failures "
+        "by reason. An age turns red past the exporter's staleness limit "
+        "(cost_data_stale_after_seconds, from its refresh interval), where CostDataStale fires."
+    ),
+    "Exporter up": ("Whether Prometheus can scrape the exporter (CostExporterDown when not)."),
+}
+
+
+# --- opt-in rows: what each shows, how to turn it on, and its README section (title, anchor) --
+
+SUPABASE_ANCHOR = "supabase-api-requests-month-to-date-rows-and-functions"
+PROVIDERS_SECTION = ("What each provider needs", "what-each-provider-needs-and-what-it-can-tell")
+OPT_IN = {
+    "By app": (
+        "Spend per app across every provider, each app against its budget, what no rule "
+        "attributes yet, and monthly totals per app.",
+        "Add an `attribution:` section to the exporter's config: rules that map a provider's "
+        "projects, keys or buckets to an app (first match wins) and, for the budgets, "
+        "`app_budgets`; reload with SIGHUP. Without the section no allocated series exists.",
+        ("Attribute costs to apps", "attribute-costs-to-apps"),
+    ),
+    "AI": (
+        "AI spend per model, project and API key, tokens by type and requests per model, "
+        "from OpenAI, Anthropic and OpenRouter.",
+        "Give the exporter the admin or management key of a provider: `OPENAI_ADMIN_KEY`, "
+        "`ANTHROPIC_ADMIN_KEY` or `OPENROUTER_API_KEY` (or the same name with `_FILE` for a "
+        "Docker secret).",
+        PROVIDERS_SECTION,
+    ),
+    "By feature (Cloudflare AI Gateway)": (
+        "AI spend per feature or tenant (cf-aig-metadata values) and per gateway and model: "
+        "the gateway's estimate of traffic the upstream provider bills, never in the totals.",
+        "Configure the `cloudflare_ai_gateway` collector: `CLOUDFLARE_AI_GATEWAY_API_TOKEN` "
+        "(Account Analytics Read), `CLOUDFLARE_AI_GATEWAY_ACCOUNT_ID` and, for the per-feature "
+        "table, `CLOUDFLARE_AI_GATEWAY_METADATA_KEYS` (the cf-aig-metadata keys requests carry).",
+        PROVIDERS_SECTION,
+    ),
+    "Supabase": (
+        "API requests this month with the days they count, rows in the database and per "
+        "table, and Edge Function invocations of the last 24 hours, per Supabase account.",
+        "Set `SUPABASE_ACCESS_TOKEN` (a scoped `sbp_` token with `infra_add_ons_read`, "
+        "`database_read`, `infra_disk_config_read`, `analytics_usage_read` and "
+        "`edge_functions_read`) and `SUPABASE_PROJECT_REF`; `SUPABASE_PLAN` makes a day "
+        "without requests count as 0 on a paid plan.",
+        ("Supabase: API requests month-to-date, rows and functions", SUPABASE_ANCHOR),
+    ),
+}
 
 
 def variable(name: str, label: str, query: str) -> dict[str, Any]:
@@ -202,691 +954,17 @@ def variable(name: str, label: str, query: str) -> dict[str, Any]:
     }
 
 
-def overview(layout: Layout, unit: str) -> list[dict[str, Any]]:
-    return [
-        row(layout, "This month"),
-        panel(
-            layout,
-            "stat",
-            "Spent this month",
-            "Month-to-date spend of every selected provider, with the whole previous month "
-            "for comparison. Providers report up to yesterday; fixed bills count in full.",
-            [
-                target("A", f"sum({once(catalog.MONTH_TO_DATE, SEL)})", "this month"),
-                target("B", f"sum({once(catalog.PREVIOUS_MONTH, SEL)})", "previous month"),
-            ],
-            unit,
-            6,
-            5,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "textMode": "value_and_name"},
-        ),
-        panel(
-            layout,
-            "stat",
-            "Forecast vs previous month",
-            "Month-end forecast (run-rate over completed days plus fixed bills) relative to "
-            "the previous month's total: +10% means this month is heading 10% higher.",
-            [
-                target(
-                    "A",
-                    f"sum({once(catalog.FORECAST_MONTH_END, SEL)}) / "
-                    f"sum({once(catalog.PREVIOUS_MONTH, SEL)}) - 1",
-                    "change",
-                )
-            ],
-            "percentunit",
-            6,
-            5,
-            defaults=thresholds(("green", None), ("orange", 0.1), ("red", 0.5)),
-        ),
-        panel(
-            layout,
-            "bargauge",
-            "Forecast vs total budget",
-            "Month-end forecast against the sum of configured budgets (absolute caps from the "
-            "config file).",
-            [
-                target("A", f"sum({once(catalog.FORECAST_MONTH_END, SEL)})", "forecast"),
-                target("B", f"sum({once(catalog.BUDGET, SEL)})", "budget"),
-            ],
-            unit,
-            6,
-            5,
-            options={"orientation": "horizontal", "displayMode": "gradient"},
-        ),
-        panel(
-            layout,
-            "stat",
-            "Saved by prompt caching",
-            "Estimated saving this month: cache-read tokens x (input price - cache-read "
-            "price), from the exporter's shipped price table.",
-            [target("A", f"sum({once(catalog.AI_CACHE_SAVINGS, SEL)})", "saved")],
-            unit,
-            6,
-            5,
-            defaults=thresholds(("green", None)),
-        ),
-        panel(
-            layout,
-            "piechart",
-            "Spend by provider",
-            "Month-to-date spend per provider. Click a slice to filter the dashboard.",
-            [
-                target(
-                    "A", f"sum by (provider) ({once(catalog.MONTH_TO_DATE, SEL)})", "{{provider}}"
-                )
-            ],
-            unit,
-            8,
-            9,
-            options={
-                "pieType": "donut",
-                "legend": {"displayMode": "table", "placement": "right", "values": ["value"]},
-            },
-            defaults={
-                "links": [
-                    {
-                        "title": "Filter by ${__field.labels.provider}",
-                        "url": f"/d/{UID}/costs?var-provider=${{__field.labels.provider}}"
-                        "&${__url_time_range}",
-                    }
-                ]
-            },
-        ),
-        panel(
-            layout,
-            "bargauge",
-            "Budget used per provider",
-            "Month-to-date spend divided by the provider's configured monthly budget. Red "
-            "above the exporter's warning_ratio (cost_budget_warning_ratio), where "
-            "BudgetWarning fires; BudgetExceeded fires above 100%.",
-            [
-                target(
-                    "A",
-                    f"sum by (provider, account) ({once(catalog.MONTH_TO_DATE, SEL)}) / on "
-                    f"(provider, account) sum by (provider, account) "
-                    f"({once(catalog.BUDGET, SEL)})",
-                    "{{provider}}/{{account}}",
-                ),
-                warning_target(),
-            ],
-            "percentunit",
-            8,
-            9,
-            defaults={**UTILISATION, "min": 0, "max": 1.2},
-            options={"orientation": "horizontal", "displayMode": "gradient"},
-            transformations=warning_below(),
-        ),
-        panel(
-            layout,
-            "bargauge",
-            "Usage limits used",
-            "Usage this month divided by its configured limit (e.g. Vercel function "
-            "invocations against the free tier). Red above the exporter's warning_ratio, "
-            "where BudgetWarning fires.",
-            [
-                target(
-                    "A",
-                    f"{once(catalog.USAGE, SEL)} / on (provider, account, metric) "
-                    f"{once(catalog.USAGE_LIMIT, SEL)}",
-                    "{{provider}} {{metric}}",
-                ),
-                warning_target(),
-            ],
-            "percentunit",
-            8,
-            9,
-            defaults={**UTILISATION, "min": 0, "max": 1.2},
-            options={"orientation": "horizontal", "displayMode": "gradient"},
-            transformations=warning_below(),
-        ),
-    ]
-
-
-def by_app(layout: Layout, unit: str) -> list[dict[str, Any]]:
-    allocated = once(catalog.ALLOCATED_MONTH_TO_DATE, APP_SEL)
-    apps = 'app=~"$app"'
-    unallocated = 'app="unallocated",provider=~"$provider"'
-    return [
-        row(layout, "By app"),
-        panel(
-            layout,
-            "bargauge",
-            "Spend per app this month",
-            "Month-to-date spend attributed to each app by the attribution rules of the "
-            "exporter's config, over every selected provider. Per provider it adds up to the "
-            "provider's month to date; what no rule matches is the app 'unallocated'.",
-            [target("A", f"sum by (app) ({allocated})", "{{app}}")],
-            unit,
-            8,
-            9,
-            options={"orientation": "horizontal", "displayMode": "gradient"},
-        ),
-        panel(
-            layout,
-            "bargauge",
-            "Budget used per app",
-            "Each app's month-to-date spend over all providers divided by its budget "
-            "(attribution.app_budgets); apps without a budget are not shown. Red above the "
-            "exporter's warning_ratio, where AppBudgetWarning fires.",
-            [
-                target(
-                    "A",
-                    f"sum by (app) ({once(catalog.ALLOCATED_MONTH_TO_DATE, apps)}) / on (app) "
-                    f"sum by (app) ({once(catalog.APP_BUDGET, apps)})",
-                    "{{app}}",
-                ),
-                warning_target(),
-            ],
-            "percentunit",
-            8,
-            9,
-            defaults={**UTILISATION, "min": 0, "max": 1.2},
-            options={"orientation": "horizontal", "displayMode": "gradient"},
-            transformations=warning_below(),
-            links=[{"title": "Runbook", "url": f"{RUNBOOK}#appbudgetwarning", "targetBlank": True}],
-        ),
-        panel(
-            layout,
-            "stat",
-            "Unallocated this month",
-            "Month-to-date spend no attribution rule matches. `cost-exporter attribution` "
-            "lists the largest unallocated items with the match of a rule for each; the link "
-            "explains how to write rules.",
-            [
-                target(
-                    "A",
-                    f"sum({once(catalog.ALLOCATED_MONTH_TO_DATE, unallocated)})",
-                    "unallocated",
-                )
-            ],
-            unit,
-            8,
-            9,
-            defaults=thresholds(("green", None), ("orange", 0.01)),
-            links=[
-                {"title": "How to write attribution rules", "url": RULES_HELP, "targetBlank": True}
-            ],
-        ),
-        panel(
-            layout,
-            "table",
-            "Spend by app and provider",
-            "Month-to-date spend per app (rows) and provider (columns).",
-            [target("A", f"sum by (app, provider) ({allocated})", format="table")],
-            unit,
-            12,
-            9,
-            transformations=[
-                {
-                    "id": "groupingToMatrix",
-                    "options": {
-                        "columnField": "provider",
-                        "rowField": "app",
-                        "valueField": "Value",
-                    },
-                }
-            ],
-        ),
-        panel(
-            layout,
-            "timeseries",
-            "Monthly totals per app, last 12 months",
-            "Each month's final total per app, as attributed by the rules in force when it "
-            "was reported (the previous-month figure during the following month).",
-            [
-                target(
-                    "A",
-                    f"sum by (app) ({once(catalog.ALLOCATED_PREVIOUS_MONTH, APP_SEL, '1d')})",
-                    "{{app}}",
-                    instant=False,
-                    interval="1d",
-                )
-            ],
-            unit,
-            12,
-            9,
-            timeFrom="1y",
-            interval="1d",
-            defaults={
-                "custom": {"drawStyle": "bars", "fillOpacity": 60, "stacking": {"mode": "normal"}}
-            },
-        ),
-    ]
-
-
-def trends(layout: Layout, unit: str) -> list[dict[str, Any]]:
-    daily = {"interval": "1d"}
-    return [
-        row(layout, "Trends"),
-        panel(
-            layout,
-            "timeseries",
-            "Month-to-date spend, last 30 days",
-            "Month-to-date spend per provider, one point a day; it restarts from zero on "
-            "the 1st of each month.",
-            [
-                target(
-                    "A",
-                    f"sum by (provider) ({once(catalog.MONTH_TO_DATE, SEL, '1d')})",
-                    "{{provider}}",
-                    instant=False,
-                    **daily,
-                )
-            ],
-            unit,
-            12,
-            8,
-            timeFrom="30d",
-            interval="1d",
-            defaults={
-                "custom": {"drawStyle": "line", "fillOpacity": 10, "stacking": {"mode": "normal"}}
-            },
-        ),
-        panel(
-            layout,
-            "timeseries",
-            "Monthly totals, last 12 months",
-            "Each month's final total per provider: the previous-month figure as reported "
-            "during the following month.",
-            [
-                target(
-                    "A",
-                    f"sum by (provider) ({once(catalog.PREVIOUS_MONTH, SEL, '1d')})",
-                    "{{provider}}",
-                    instant=False,
-                    **daily,
-                )
-            ],
-            unit,
-            12,
-            8,
-            timeFrom="1y",
-            interval="1d",
-            defaults={
-                "custom": {"drawStyle": "bars", "fillOpacity": 60, "stacking": {"mode": "normal"}}
-            },
-        ),
-        panel(
-            layout,
-            "table",
-            "Spend by service",
-            "Month-to-date spend per provider and service (FOCUS ServiceName), largest first.",
-            [
-                target(
-                    "A",
-                    f"sum by (provider, service_name) ({once(catalog.MONTH_TO_DATE, SEL)})",
-                    format="table",
-                )
-            ],
-            unit,
-            9,
-            9,
-            transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
-            **TABLE_SORTED,
-        ),
-        panel(
-            layout,
-            "piechart",
-            "Spend by confidence",
-            "How each figure is known: api (reported by the provider), estimated (usage x a "
-            "price table), manual (fixed bills from the config).",
-            [target("A", f"sum by (source) ({once(catalog.MONTH_TO_DATE, SEL)})", "{{source}}")],
-            unit,
-            5,
-            9,
-            options={"pieType": "pie"},
-        ),
-        panel(
-            layout,
-            "bargauge",
-            "Spend by charge type",
-            "Month-to-date spend by how it is charged (FOCUS ChargeFrequency): usage-based "
-            "(metered use), recurring (subscriptions and fixed monthly bills) or one-time "
-            "(single purchases and other one-off charges). Bars, not a pie: credits can make a "
-            "type negative.",
-            [
-                target(
-                    "A",
-                    f"sum by (charge_frequency) ({once(catalog.MONTH_TO_DATE, SEL)})",
-                    "{{charge_frequency}}",
-                )
-            ],
-            unit,
-            5,
-            9,
-            options={"orientation": "horizontal", "displayMode": "basic"},
-            overrides=[
-                {
-                    "matcher": {"id": "byName", "options": value},
-                    "properties": [{"id": "displayName", "value": name}],
-                }
-                for value, name in (("usage_based", "usage-based"), ("one_time", "one-time"))
-            ],
-        ),
-        panel(
-            layout,
-            "stat",
-            "Prepaid credit left",
-            "Remaining prepaid balance at providers that sell credits (e.g. OpenRouter).",
-            [target("A", once(catalog.CREDIT_BALANCE, SEL), "{{provider}}/{{account}}")],
-            unit,
-            5,
-            9,
-            defaults=thresholds(("red", None), ("orange", 5), ("green", 20)),
-        ),
-    ]
-
-
-def daily_burn(layout: Layout, unit: str) -> list[dict[str, Any]]:
-    return [
-        row(layout, "Daily burn"),
-        panel(
-            layout,
-            "stat",
-            "Yesterday per provider, next to its daily cap",
-            "Spend of the last complete UTC day per provider (a leaked key or a runaway agent "
-            "shows here within a day), and the daily cap from the config where one is set. "
-            "DailySpendHigh fires when a day goes over its cap.",
-            [
-                target(
-                    "A",
-                    f"sum by (provider) ({once(catalog.LAST_DAY, SEL)})",
-                    "{{provider}} yesterday",
-                ),
-                target(
-                    "B",
-                    f"sum by (provider) ({once(catalog.DAILY_BUDGET, SEL)})",
-                    "{{provider}} daily cap",
-                ),
-            ],
-            unit,
-            24,
-            5,
-            options={"reduceOptions": {"calcs": ["lastNotNull"]}, "textMode": "value_and_name"},
-            links=[{"title": "Runbook", "url": f"{RUNBOOK}#dailyspendhigh", "targetBlank": True}],
-        ),
-    ]
-
-
-def ai(layout: Layout, unit: str) -> list[dict[str, Any]]:
-    table = {
-        "transformations": [{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
-        **TABLE_SORTED,
-    }
-    return [
-        row(layout, "AI"),
-        panel(
-            layout,
-            "table",
-            "AI spend by model",
-            "Month-to-date AI spend per model; `source` says whether the provider reported it "
-            "or it was estimated from tokens.",
-            [
-                target(
-                    "A",
-                    f"sum by (provider, model, source) ({once(catalog.AI_SPEND_BY_MODEL, AI_SEL)})",
-                    format="table",
-                )
-            ],
-            unit,
-            8,
-            9,
-            **table,
-        ),
-        panel(
-            layout,
-            "table",
-            "AI spend by project",
-            "Month-to-date AI spend per project or workspace (top N, the rest as 'other').",
-            [
-                target(
-                    "A",
-                    f"sum by (provider, project) ({once(catalog.AI_SPEND_BY_PROJECT, SEL)})",
-                    format="table",
-                )
-            ],
-            unit,
-            8,
-            9,
-            **table,
-        ),
-        panel(
-            layout,
-            "table",
-            "AI spend by API key",
-            "Month-to-date AI spend per API key (top N, the rest as 'other'): a leaked key "
-            "shows up here.",
-            [
-                target(
-                    "A",
-                    "sum by (provider, api_key, source) "
-                    f"({once(catalog.AI_SPEND_BY_API_KEY, SEL)})",
-                    format="table",
-                )
-            ],
-            unit,
-            8,
-            9,
-            **table,
-        ),
-        panel(
-            layout,
-            "barchart",
-            "Tokens by model and type",
-            "Tokens this month; input is uncached input, so the types add up to the total.",
-            [
-                target(
-                    "A",
-                    f"sum by (model, token_type) ({once(catalog.AI_TOKENS, AI_SEL)})",
-                    format="table",
-                )
-            ],
-            "short",
-            16,
-            9,
-            options={"stacking": "normal", "xField": "model", "orientation": "horizontal"},
-            transformations=[
-                {
-                    "id": "groupingToMatrix",
-                    "options": {
-                        "columnField": "token_type",
-                        "rowField": "model",
-                        "valueField": "Value",
-                    },
-                }
-            ],
-        ),
-        panel(
-            layout,
-            "table",
-            "Requests by model",
-            "Model requests this month.",
-            [
-                target(
-                    "A",
-                    f"sum by (provider, model) ({once(catalog.AI_REQUESTS, AI_SEL)})",
-                    format="table",
-                )
-            ],
-            "short",
-            8,
-            9,
-            **table,
-        ),
-    ]
-
-
-def ai_gateway(layout: Layout, unit: str) -> list[dict[str, Any]]:
-    table = {
-        "transformations": [{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
-        **TABLE_SORTED,
-    }
-    return [
-        row(layout, "By feature (Cloudflare AI Gateway)"),
-        panel(
-            layout,
-            "table",
-            "AI spend by feature",
-            "Month-to-date AI spend per value of each configured cf-aig-metadata key (feature, "
-            "tenant, ...; top N, the rest as 'other', requests without the key as 'unknown'). "
-            "The gateway's own estimate of traffic the upstream provider bills: never part of "
-            "the totals above. Empty unless the cloudflare_ai_gateway collector is configured.",
-            [
-                target(
-                    "A",
-                    "sum by (gateway, metadata_key, metadata_value) "
-                    f"({once(catalog.AI_GATEWAY_FEATURE_SPEND)})",
-                    format="table",
-                )
-            ],
-            unit,
-            10,
-            9,
-            **table,
-        ),
-        panel(
-            layout,
-            "table",
-            "AI Gateway spend by model",
-            "Per gateway, upstream provider and model this month: the gateway's estimated "
-            "spend, requests and requests answered from its cache.",
-            [
-                target(
-                    "A",
-                    f"sum by (gateway, upstream, model) ({once(catalog.AI_GATEWAY_SPEND)})",
-                    format="table",
-                ),
-                target(
-                    "B",
-                    f"sum by (gateway, upstream, model) ({once(catalog.AI_GATEWAY_REQUESTS)})",
-                    format="table",
-                ),
-                target(
-                    "C",
-                    "sum by (gateway, upstream, model) "
-                    f"({once(catalog.AI_GATEWAY_CACHED_REQUESTS)})",
-                    format="table",
-                ),
-            ],
-            unit,
-            14,
-            9,
-            transformations=[
-                {"id": "merge", "options": {}},
-                {
-                    "id": "organize",
-                    "options": {
-                        "excludeByName": {"Time": True},
-                        "renameByName": {
-                            "Value #A": "spend",
-                            "Value #B": "requests",
-                            "Value #C": "cached",
-                        },
-                    },
-                },
-            ],
-            overrides=[
-                {
-                    "matcher": {"id": "byRegexp", "options": "requests|cached"},
-                    "properties": [{"id": "unit", "value": "short"}],
-                }
-            ],
-            options={"showHeader": True, "sortBy": [{"displayName": "spend", "desc": True}]},
-        ),
-    ]
-
-
-def health(layout: Layout) -> list[dict[str, Any]]:
-    runbook_link = [
-        {"title": "Runbook", "url": f"{RUNBOOK}#costcollectorfailing", "targetBlank": True}
-    ]
-    return [
-        row(layout, "Can I trust these numbers?"),
-        panel(
-            layout,
-            "table",
-            "Collector health",
-            "Per collector: age of the data served, whether the last attempt succeeded, and "
-            "failures by reason. An age turns red past the exporter's staleness limit "
-            "(cost_data_stale_after_seconds, from its refresh interval), where CostDataStale "
-            "fires.",
-            [
-                target(
-                    "A", "time() - cost_collector_last_success_timestamp_seconds", format="table"
-                ),
-                target("B", "cost_collector_up", format="table"),
-                # Per target like A and B: each replica is a collector with its own failures.
-                target("C", "sum without (reason) (cost_collector_errors_total)", format="table"),
-                target("S", f"max({catalog.DATA_STALE_AFTER.exposed_name})", "stale after"),
-            ],
-            "s",
-            16,
-            8,
-            links=runbook_link,
-            defaults=thresholds(("green", None)),
-            transformations=[
-                threshold_from("S", "stale after"),
-                {"id": "merge", "options": {}},
-                {
-                    "id": "organize",
-                    "options": {
-                        "excludeByName": {
-                            "Time": True,
-                            "__name__": True,
-                            "job": True,
-                            "instance": True,
-                        },
-                        "renameByName": {
-                            "Value #A": "data age",
-                            "Value #B": "up",
-                            "Value #C": "errors",
-                        },
-                    },
-                },
-            ],
-            overrides=[
-                {
-                    "matcher": {"id": "byName", "options": "data age"},
-                    "properties": [{"id": "custom.cellOptions", "value": {"type": "color-text"}}],
-                },
-                {
-                    "matcher": {"id": "byName", "options": "up"},
-                    "properties": [{"id": "unit", "value": "bool_on_off"}],
-                },
-                {
-                    "matcher": {"id": "byName", "options": "errors"},
-                    "properties": [{"id": "unit", "value": "short"}],
-                },
-            ],
-        ),
-        panel(
-            layout,
-            "stat",
-            "Exporter up",
-            "Whether Prometheus can scrape the exporter (CostExporterDown when not).",
-            [target("A", 'max(up{job=~".*cost.*"})', "up")],
-            "bool_on_off",
-            8,
-            8,
-            links=[{"title": "Runbook", "url": f"{RUNBOOK}#costexporterdown", "targetBlank": True}],
-            defaults=thresholds(("red", None), ("green", 1)),
-        ),
-    ]
+VARIABLES = (
+    ("provider", "Provider", "label_values(cost_month_to_date, provider)"),
+    ("account", "Account", 'label_values(cost_month_to_date{provider=~"$provider"}, account)'),
+    ("model", "Model", 'label_values(cost_ai_tokens{provider=~"$provider"}, model)'),
+    ("app", "App", "label_values(cost_allocated_month_to_date, app)"),
+)
+ROWS = (overview, daily_burn, by_app, trends, ai, ai_gateway, supabase, health)
 
 
 def dashboard(currency: str = "USD") -> dict[str, Any]:
-    layout = Layout()
-    unit = money_unit(currency)
-    panels = (
-        overview(layout, unit)
-        + daily_burn(layout, unit)
-        + by_app(layout, unit)
-        + trends(layout, unit)
-        + ai(layout, unit)
-        + ai_gateway(layout, unit)
-        + health(layout)
-    )
+    layout = Layout(currency)
     return {
         "uid": UID,
         "title": "Costs",
@@ -900,21 +978,8 @@ def dashboard(currency: str = "USD") -> dict[str, Any]:
         "time": {"from": "now/M", "to": "now"},
         "refresh": "5m",
         "links": [{"title": "Runbook", "type": "link", "url": RUNBOOK, "targetBlank": True}],
-        "templating": {
-            "list": [
-                variable("provider", "Provider", "label_values(cost_month_to_date, provider)"),
-                variable(
-                    "account",
-                    "Account",
-                    'label_values(cost_month_to_date{provider=~"$provider"}, account)',
-                ),
-                variable(
-                    "model", "Model", 'label_values(cost_ai_tokens{provider=~"$provider"}, model)'
-                ),
-                variable("app", "App", "label_values(cost_allocated_month_to_date, app)"),
-            ]
-        },
-        "panels": panels,
+        "templating": {"list": [variable(*spec) for spec in VARIABLES]},
+        "panels": [panel for build in ROWS for panel in build(layout)],
     }
 
 

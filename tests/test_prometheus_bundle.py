@@ -14,7 +14,6 @@ BudgetWarning and reads its secrets from files.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from cost_exporter.http_client import HttpClient
 from cost_exporter.providers import env_specs
 from cost_exporter.refresher import Refresher
 from cost_exporter.settings import load_config, load_exporter_settings
+from tests.dashboard_panels import all_panels, committed_dashboard
 from tests.e2e.binaries import AMTOOL, PROMTOOL, require
 from tests.runbook import RUNBOOK_URL, runbook_anchors
 
@@ -41,7 +41,6 @@ RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
 RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
 EXAMPLE_CONFIG = ROOT / "exporter" / "config.example.yml"
 GOLDEN_METRICS = ROOT / "tests" / "golden" / "metrics.txt"
-DASHBOARD_JSON = ROOT / "grafana" / "dashboards" / "costs.json"
 
 # Alerts the bundle must define; any other alert in the rule files is checked alike.
 REQUIRED_ALERTS = {
@@ -544,10 +543,9 @@ def rule_exprs() -> list[tuple[str, str]]:
 
 
 def dashboard_exprs() -> list[tuple[str, str]]:
-    panels = json.loads(DASHBOARD_JSON.read_text(encoding="utf-8"))["panels"]
     return [
         (f"dashboard {panel['title']} [{target['refId']}]", target["expr"])
-        for panel in panels
+        for panel in all_panels(committed_dashboard())
         for target in panel.get("targets", ())
     ]
 

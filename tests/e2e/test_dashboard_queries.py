@@ -8,23 +8,21 @@ variables set to "All", must come back non-empty: no panel silently shows
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 
+from tests.dashboard_panels import all_panels, committed_dashboard
 from tests.e2e.conftest import StartStack
 from tests.e2e.harness import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-DASHBOARD = json.loads((ROOT / "grafana" / "dashboards" / "costs.json").read_text())
+DASHBOARD = committed_dashboard()
 ALL = ".*"
 
 
 def panel_queries() -> list[tuple[str, str]]:
     queries = []
-    for panel in DASHBOARD["panels"]:
+    for panel in all_panels(DASHBOARD):
         for target in panel.get("targets", ()):
             queries.append((f"{panel['title']} [{target['refId']}]", target["expr"]))
     return queries

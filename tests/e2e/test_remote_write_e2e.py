@@ -16,7 +16,6 @@ long-range query answers a backfilled day from the receiver.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 import subprocess
@@ -27,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.dashboard_panels import all_panels, committed_dashboard
 from tests.e2e import binaries
 from tests.e2e.conftest import StartStack
 from tests.e2e.harness import load_yaml, wait_until
@@ -34,7 +34,7 @@ from tests.e2e.harness import load_yaml, wait_until
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "prometheus" / "remote-write.example.yml"
-DASHBOARD = json.loads((ROOT / "grafana" / "dashboards" / "costs.json").read_text())
+DASHBOARD = committed_dashboard()
 STEP_TIMEOUT_S = 120
 RECEIVE_TIMEOUT_S = 60
 ALL = ".*"
@@ -47,7 +47,7 @@ LONG_RANGE = "last_over_time(cost_month_to_date{"
 
 def dashboard_query(start: str) -> str:
     """The first Costs panel query starting with `start`, its variables set to "All"."""
-    for panel in DASHBOARD["panels"]:
+    for panel in all_panels(DASHBOARD):
         for target in panel.get("targets", ()):
             if target["expr"].startswith(start) or (
                 start == LONG_RANGE and start in target["expr"]
