@@ -49,13 +49,13 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, urlsplit
 
 PROVIDERS = (
@@ -506,11 +506,101 @@ def day_range(first: date, last: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
+# --- daily variation (the demo) ------------------------------------------------------------
+# Round amounts on a few fixed days keep the tests' arithmetic simple, but draw a flat line
+# with spikes. With `daily_variation`, a usage row is spread over every day of its month
+# (current month: the 1st..yesterday) with more on weekdays than at weekends, and its
+# amounts and counts are split so that the parts add up exactly to the row: every month's
+# total is the same as without variation.
+
+# Monday..Sunday: a working-week service, quieter at the weekend.
+WEEKDAY_WEIGHTS = tuple(
+    Decimal(w) for w in ("1.15", "1.25", "1.30", "1.20", "1.05", "0.55", "0.50")
+)
+
+
+def day_weight(day: date) -> Decimal:
+    """The weekday pattern, wobbled by up to 10 % by the day of the month (deterministic)."""
+    wobble = Decimal((day.day * 7) % 5 - 2) / 20
+    return WEEKDAY_WEIGHTS[day.weekday()] * (1 + wobble)
+
+
+def month_days(today: date, month: str) -> list[date]:
+    if month == CURRENT:
+        return list(day_range(month_first(today), max(month_first(today), today - timedelta(1))))
+    first = previous_month_first(today)
+    return list(day_range(first, first + timedelta(days=days_in_month(first) - 1)))
+
+
+def split_units(total: int, weights: Sequence[Decimal]) -> list[int]:
+    """`total` split in proportion to `weights`, in whole units that add up to `total`
+    (largest remainders get the units left over)."""
+    sign, whole = (-1 if total < 0 else 1), abs(total)
+    weight_sum = sum(weights, Decimal(0))
+    exact = [whole * w / weight_sum for w in weights]
+    parts = [int(x) for x in exact]
+    by_remainder = sorted(range(len(exact)), key=lambda i: exact[i] - parts[i], reverse=True)
+    for i in by_remainder[: whole - sum(parts)]:
+        parts[i] += 1
+    return [sign * part for part in parts]
+
+
+def split_amount(amount: str, weights: Sequence[Decimal]) -> list[str]:
+    """A decimal string split like `split_units`, in cents or the amount's own finer unit."""
+    value = Decimal(amount)
+    exponent = value.as_tuple().exponent
+    quantum = Decimal(1).scaleb(min(-2, exponent if isinstance(exponent, int) else -2))
+    units = split_units(int(value / quantum), weights)
+    return [str(unit * quantum) for unit in units]
+
+
+def split_quantity(quantity: float | None, weights: Sequence[Decimal]) -> list[float | None]:
+    if quantity is None or isinstance(quantity, int):
+        ints = split_units(quantity, weights) if quantity is not None else None
+        return list(ints) if ints is not None else [None] * len(weights)
+    weight_sum = sum(weights, Decimal(0))
+    return [round(quantity * float(w / weight_sum), 6) for w in weights]
+
+
+Row = TypeVar("Row")
+
+
+def placed(
+    req: Request,
+    rows: Iterable[Row],
+    *,
+    amounts: Sequence[str] = (),
+    counts: Sequence[str] = (),
+    fixed: Callable[[Row], bool] = lambda _row: False,
+) -> list[tuple[date, Row]]:
+    """Each row with the day it lands on (`record_day`). With the demo's daily variation, a
+    row that is not `fixed` (a plan fee, a credit) becomes one row per day of its month, its
+    `amounts` (decimal strings) and `counts` (numbers) split by `day_weight`."""
+    out: list[tuple[date, Row]] = []
+    for row in rows:
+        month = str(getattr(row, "month", CURRENT))
+        n = int(getattr(row, "n"))  # noqa: B009 - rows of several dataclasses
+        if not req.options.daily_variation or fixed(row):
+            out.append((record_day(req.today, month, n), row))
+            continue
+        days = month_days(req.today, month)
+        weights = [day_weight(day) for day in days]
+        columns: dict[str, Sequence[object]] = {}
+        for name in amounts:
+            columns[name] = split_amount(getattr(row, name), weights)
+        for name in counts:
+            columns[name] = split_quantity(getattr(row, name), weights)
+        for i, day in enumerate(days):
+            changes = {name: parts[i] for name, parts in columns.items()}
+            out.append((day, cast(Row, replace(cast(Any, row), **changes))))
+    return out
+
+
 # --- Vercel ------------------------------------------------------------------------------
 
 
-def vercel_record(charge: VercelCharge, today: date) -> dict[str, Any]:
-    start = midnight(record_day(today, charge.month, charge.n))
+def vercel_record(charge: VercelCharge, day: date) -> dict[str, Any]:
+    start = midnight(day)
     cost = number(charge.cost)
     record: dict[str, Any] = {
         "BilledCost": cost,
@@ -549,10 +639,17 @@ def vercel(req: Request) -> Reply:
         return bad_request("from and to are required ISO 8601 times")
     if req.param("teamId") != VERCEL_TEAM_ID:
         return Reply.json({"error": {"code": "forbidden", "message": "Not authorized"}}, 403)
+    charges = placed(
+        req,
+        VERCEL_CHARGES,
+        amounts=("cost",),
+        counts=("quantity",),
+        fixed=lambda charge: charge.category != "Usage",
+    )
     lines = [
-        json.dumps(vercel_record(charge, req.today), separators=(",", ":"))
-        for charge in VERCEL_CHARGES
-        if start <= midnight(record_day(req.today, charge.month, charge.n)) < end
+        json.dumps(vercel_record(charge, day), separators=(",", ":"))
+        for day, charge in charges
+        if start <= midnight(day) < end
     ]
     body = "".join(line + "\n" for line in lines).encode()
     return Reply(200, body, "application/jsonl")
@@ -961,8 +1058,15 @@ def cloudflare(req: Request) -> Reply:
     records: list[dict[str, Any]] = []
     # Cloudflare answers nothing unless the window holds a billing-cycle anchor day.
     if any(d.day == anchor_day_of(d) for d in day_range(first, last)):
-        for charge in CLOUDFLARE_CHARGES:
-            day = record_day(req.today, charge.month, charge.n)
+        charges = placed(
+            req,
+            CLOUDFLARE_CHARGES,
+            amounts=("cost",),
+            counts=("quantity",),
+            # The Workers Paid subscription is a monthly fee, charged on one day.
+            fixed=lambda c: c.category != "Usage" or c.service == "Workers Paid",
+        )
+        for day, charge in charges:
             if first <= day <= last:
                 records.append(cloudflare_record(charge, day))
         records.sort(key=lambda r: str(r["ChargePeriodStart"]))
@@ -1092,10 +1196,11 @@ def openai_page(buckets: list[tuple[datetime, list[Json]]], next_page: str | Non
 def openai_costs(req: Request, starts: list[datetime]) -> list[tuple[datetime, list[Json]]]:
     group_by = set(req.query.get("group_by", []))
     buckets = []
+    costs_by_day = placed(req, OPENAI_COSTS, amounts=("amount",), counts=("quantity",))
     for start in starts:
         groups: dict[tuple[str | None, ...], list[OpenAICost]] = defaultdict(list)
-        for cost in OPENAI_COSTS:
-            if record_day(req.today, cost.month, cost.n) == start.date():
+        for day, cost in costs_by_day:
+            if day == start.date():
                 key = tuple(
                     getattr(cost, name) if name in group_by else None
                     for name in ("line_item", "project_id", "api_key_id")
@@ -1124,10 +1229,13 @@ def openai_costs(req: Request, starts: list[datetime]) -> list[tuple[datetime, l
 def openai_completions(req: Request, starts: list[datetime]) -> list[tuple[datetime, list[Json]]]:
     group_by = set(req.query.get("group_by", []))
     buckets = []
+    usage_by_day = placed(
+        req, OPENAI_USAGE, counts=("input_tokens", "cached", "output", "requests")
+    )
     for start in starts:
         groups: dict[str | None, list[OpenAIUsage]] = defaultdict(list)
-        for usage in OPENAI_USAGE:
-            if record_day(req.today, CURRENT, usage.n) == start.date():
+        for day, usage in usage_by_day:
+            if day == start.date():
                 groups[usage.model if "model" in group_by else None].append(usage)
         results = [
             {
@@ -1251,19 +1359,17 @@ def anthropic(req: Request) -> Reply:
         return page
     starts, next_page = page
     data = []
+    costs = placed(req, ANTHROPIC_COSTS, amounts=("cents",))
+    usage = placed(
+        req,
+        ANTHROPIC_USAGE,
+        counts=("uncached", "cache_5m", "cache_1h", "cache_read", "output"),
+    )
     for start in starts:
         if req.path.endswith("cost_report"):
-            results = [
-                anthropic_cost_row(c)
-                for c in ANTHROPIC_COSTS
-                if record_day(req.today, c.month, c.n) == start.date()
-            ]
+            results = [anthropic_cost_row(c) for day, c in costs if day == start.date()]
         else:
-            results = [
-                anthropic_usage_row(u)
-                for u in ANTHROPIC_USAGE
-                if record_day(req.today, CURRENT, u.n) == start.date()
-            ]
+            results = [anthropic_usage_row(u) for day, u in usage if day == start.date()]
         data.append(
             {
                 "starting_at": iso_z(start),
@@ -1335,8 +1441,13 @@ def openrouter(req: Request) -> Reply:
         # The last 30 completed UTC days; today is not included.
         window = (req.today - timedelta(days=ACTIVITY_DAYS), req.today - timedelta(days=1))
         rows = []
-        for item in OPENROUTER_ACTIVITY:
-            day = record_day(req.today, item.month, item.n)
+        activity = placed(
+            req,
+            OPENROUTER_ACTIVITY,
+            amounts=("usage",),
+            counts=("requests", "prompt", "completion", "reasoning"),
+        )
+        for day, item in activity:
             if window[0] <= day <= window[1]:
                 rows.append(
                     {
