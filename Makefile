@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit frozen calendar containers check-config bench audit golden rules k8s clean
+.PHONY: help run demo test lint typecheck unit frozen calendar containers check-config bench audit golden rules k8s clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ run: $(STAMP) ## run the exporter on :9210 with the bundled example config (no c
 	COST_STATE_DIR=$${COST_STATE_DIR:-.state} \
 	COST_LOG_FORMAT=$${COST_LOG_FORMAT:-console} \
 	$(BIN)/cost-exporter
+
+demo: $(STAMP) ## every provider from fake billing APIs on :9210, made-up data, temporary state
+	COST_LOG_FORMAT=$${COST_LOG_FORMAT:-console} $(BIN)/cost-exporter demo
 
 test: lint typecheck unit frozen ## lint, types, unit + end-to-end tests, frozen clock (CI then runs make containers)
 

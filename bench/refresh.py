@@ -1,6 +1,6 @@
 """Refresh: one collection of 8 providers behind a fake with 200 ms per request.
 
-The 7 HTTP providers talk to tests/fake_providers.py (one local server, 200 ms of
+The 7 HTTP providers talk to cost_exporter.demo.providers (one local server, 200 ms of
 latency on every request, one UTC day per bucket at the page sizes the collectors
 ask for); FOCUS reads a local folder. Printed: wall time, requests per provider,
 and the wall time against the sum of every provider's latency (what a collector
@@ -34,6 +34,9 @@ from tests import fake_providers
 from tests.fake_providers import FakeProviders
 
 LATENCY_S = 0.2
+# Cloudflare's charges and OpenRouter's keys on one page each: the tests keep the fake's
+# small pages to exercise paging; a benchmark measures the collection, not the page count.
+ONE_PAGE = {"cloudflare_page_size": 1000, "openrouter_keys_page": 100}
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,8 @@ async def timed_refresh(settings: ExporterSettings, config: Config) -> tuple[flo
 
 
 def run(work: Path) -> Refresh:
-    fake_providers.CLOUDFLARE_PAGE_SIZE = 1000
-    fake_providers.OPENROUTER_KEYS_PAGE = 100
     work.mkdir(parents=True, exist_ok=True)
-    with FakeProviders(latency_s=LATENCY_S) as fake:
+    with FakeProviders(latency_s=LATENCY_S, **ONE_PAGE) as fake:
         data = fake.config(manual=False)
         focus_dir = work / "focus"
         focus_dir.mkdir(exist_ok=True)

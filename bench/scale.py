@@ -1,5 +1,5 @@
 """Scale: 100 accounts across the 8 HTTP providers, one refresh, against the fake APIs
-enforcing each provider's documented rate limit (tests/fake_providers.py DOCUMENTED_LIMITS:
+enforcing each provider's documented rate limit (cost_exporter.demo.providers DOCUMENTED_LIMITS:
 Supabase 120 a minute, Cloudflare 1200 per 5 minutes and GraphQL 320, Anthropic 60 an hour;
 sources next to the numbers there) and answering 429 past it, with 50 ms per request.
 
@@ -27,7 +27,7 @@ import httpx
 import yaml
 
 from bench.footprint import peak_rss_mb, rss_mb, start_serve
-from bench.refresh import timed_refresh
+from bench.refresh import ONE_PAGE, timed_refresh
 from bench.scrape import free_port
 from cost_exporter.providers import env_specs
 from cost_exporter.settings import load_config, load_exporter_settings
@@ -96,7 +96,7 @@ def series_per_account(text: bytes) -> dict[tuple[str, str], int]:
 
 
 def refresh_in_process(work: Path) -> tuple[float, dict[str, int], int, list[str], bytes]:
-    with FakeProviders(latency_s=LATENCY_S, limits=DOCUMENTED_LIMITS) as fake:
+    with FakeProviders(latency_s=LATENCY_S, limits=DOCUMENTED_LIMITS, **ONE_PAGE) as fake:
         path = work / "config.yml"
         path.write_text(yaml.safe_dump(config(fake)))
         loaded = load_config(fake.env(), path, env_specs())
@@ -113,7 +113,7 @@ def refresh_in_process(work: Path) -> tuple[float, dict[str, int], int, list[str
 def serve_footprint(work: Path) -> tuple[float, float, float]:
     """(peak RSS MB, RSS MB after, seconds to the end of the first refresh) of `serve`."""
     port = free_port()
-    with FakeProviders(latency_s=LATENCY_S, limits=DOCUMENTED_LIMITS) as fake:
+    with FakeProviders(latency_s=LATENCY_S, limits=DOCUMENTED_LIMITS, **ONE_PAGE) as fake:
         path = work / "serve.yml"
         path.write_text(yaml.safe_dump(config(fake)))
         env = {
@@ -152,8 +152,6 @@ def serve_footprint(work: Path) -> tuple[float, float, float]:
 
 
 def run(work: Path) -> Scale:
-    fake_providers.CLOUDFLARE_PAGE_SIZE = 1000  # as in bench/refresh.py: one page a month
-    fake_providers.OPENROUTER_KEYS_PAGE = 100
     work.mkdir(parents=True, exist_ok=True)
     wall, requests, throttled, failed, text = refresh_in_process(work)
     peak, after, serve_s = serve_footprint(work)

@@ -47,6 +47,7 @@ EXAMPLE_LABELS = {
     "metadata_value": "search",
     "reason": "parse",
     "version": "1.0.0",
+    "demo": "false",
     "from": "EUR",
     "to": "USD",
     "table": "public.orders",

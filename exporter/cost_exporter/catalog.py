@@ -494,8 +494,9 @@ COLLECTOR_SKIPPED_RECORDS = Family(
 BUILD_INFO = Family(
     "cost_exporter_build",
     Kind.INFO,
-    "Build information of the running cost-exporter.",
-    ("version",),
+    "Build information of the running cost-exporter; demo is true when every figure is "
+    "made up (`cost-exporter demo`).",
+    ("version", "demo"),
 )
 FX_RATE = Family(
     "cost_fx_rate",

@@ -1,6 +1,6 @@
 """`cost-exporter`: parse the command line and dispatch to the command's module
 (`commands/`): serve (the default), check-config, collect --once, backfill, attribution,
-providers."""
+providers, demo."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cost_exporter import __version__, backfill, logs
-from cost_exporter.commands import attribution, check_config, collect, load, providers, serve
+from cost_exporter.commands import (
+    attribution,
+    check_config,
+    collect,
+    demo,
+    load,
+    providers,
+    serve,
+)
 from cost_exporter.errors import ConfigError
 from cost_exporter.settings import environ
 
@@ -64,6 +72,15 @@ def parser() -> argparse.ArgumentParser:
         help="unallocated items to list, and values per breakdown of a bill (default 15)",
     )
     commands.add_parser("providers", help="list the providers this build supports")
+    demo_command = commands.add_parser(
+        "demo",
+        help="serve every provider at once from fake billing APIs (made-up data, labelled)",
+    )
+    # SUPPRESS: given before `demo` (cost-exporter --port P demo), the value stays.
+    demo_command.add_argument(
+        "--host", default=argparse.SUPPRESS, help="listen address, as for serve"
+    )
+    demo_command.add_argument("--port", type=int, default=argparse.SUPPRESS, help="listen port")
     return root
 
 
@@ -80,6 +97,14 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     command = args.command or "serve"
     if command == "providers":
         return providers.list_providers(sys.stdout)
+    if command == "demo":
+        # Before the config is loaded: the demo writes its own. Only this command turns
+        # demo mode on; no environment variable or config key can.
+        try:
+            return demo.run(env, args)
+        except ConfigError as exc:
+            print(f"cost-exporter demo: configuration error\n{exc}", file=sys.stderr)
+            return 2
     if command == "collect" and not args.once:
         print("cost-exporter collect: pass --once (it collects once and exits)", file=sys.stderr)
         return 2

@@ -53,8 +53,10 @@ class Rendered:
         return (self.text_gzip if zipped else self.text), TEXT_CONTENT_TYPE, zipped
 
 
-def render(figures: Figures) -> Rendered:
-    metrics = list(build(figures))
+def render(figures: Figures, *, demo: bool = False) -> Rendered:
+    """`demo`: the figures come from `cost-exporter demo`'s fake providers; the build info
+    says so, so that a dashboard or an alert can tell made-up data from real bills."""
+    metrics = list(build(figures, demo=demo))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FixedMetrics(metrics))
     text = generate_text(registry)
@@ -77,11 +79,11 @@ class FixedMetrics:
         return iter(self._metrics)
 
 
-def build(figures: Figures) -> Iterator[Metric]:
+def build(figures: Figures, *, demo: bool = False) -> Iterator[Metric]:
     for family in catalog.PUBLISHED:
         if family is catalog.BUILD_INFO:
             info = InfoMetricFamily(family.name, family.help, labels=[])
-            info.add_metric([], {"version": __version__})
+            info.add_metric([], {"version": __version__, "demo": "true" if demo else "false"})
             yield info
         elif family in figures:
             yield _metric(family, figures[family])

@@ -80,7 +80,7 @@ class Budget:
 
 
 # Each number inside the limit its provider documents (the URL next to it). The fake of
-# tests/fake_providers.py enforces the documented limits, and a test checks these against them.
+# cost_exporter.demo.providers enforces the documented limits, and a test checks these against them.
 DEFAULT_BUDGETS: dict[str, Budget] = {
     # Supabase Management API: 120 requests per minute per user and project or organisation
     # (https://supabase.com/docs/reference/api/introduction#rate-limits; the page once said

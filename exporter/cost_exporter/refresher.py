@@ -80,8 +80,12 @@ class Refresher:
         clock: Clock = utc_now,
         *,
         persist: bool = True,
+        demo: bool = False,
     ) -> None:
         self.settings = settings
+        # Only `cost-exporter demo` sets it (no setting or config key can): its data is fake.
+        # The views read it here: the build info's demo label, the status page's banner.
+        self.demo = demo
         self.schedule = Schedule.of(settings)
         self.persist = persist
         self.http = http
@@ -89,7 +93,7 @@ class Refresher:
         self.config = config
         self._snapshot = Snapshot().for_accounts(e.key for e in config.accounts)
         self.figures: Figures = figures.derive(self._snapshot, config, clock(), self.schedule)
-        self.rendered: Rendered = exposition.render(self.figures)
+        self.rendered: Rendered = exposition.render(self.figures, demo=demo)
         self._inflight: asyncio.Task[RefreshResult] | None = None
         self._inflight_keys: frozenset[Key] = frozenset()
         self._wake = asyncio.Event()
@@ -123,7 +127,7 @@ class Refresher:
         self._snapshot = snapshot
         # Derived once per snapshot (or config): every view reads these same figures.
         self.figures = figures.derive(snapshot, self.config, self.clock(), self.schedule)
-        self.rendered = exposition.render(self.figures)
+        self.rendered = exposition.render(self.figures, demo=self.demo)
         if persist and self.persist:
             try:
                 snapshots.save(snapshot, self.state_path)

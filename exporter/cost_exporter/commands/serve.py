@@ -24,14 +24,17 @@ def serve(
     config: Config,
     env: Mapping[str, str],
     args: argparse.Namespace,
+    *,
+    demo: bool = False,
 ) -> int:
+    """`demo`: only `cost-exporter demo` passes it, for data made up by its fake APIs."""
     import uvicorn
 
     from cost_exporter.app import create_app
 
     async def run() -> None:
         http = http_client(settings, config)
-        refresher = Refresher(settings, config, http)
+        refresher = Refresher(settings, config, http, demo=demo)
         refresher.restore()
         app = create_app(refresher)
 
@@ -62,6 +65,7 @@ def serve(
             host=settings.host,
             port=settings.port,
             version=__version__,
+            demo=demo,
             accounts=[f"{p}/{a}" for p, a in (e.key for e in config.accounts)],
         )
         log_config_warnings(config)
