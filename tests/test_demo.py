@@ -62,6 +62,8 @@ class Served:
         self.config: Config | None = None
         self.env: dict[str, str] = {}
         self.metrics = ""
+        self.page = ""
+        self.summary_json: dict[str, Any] = {}
         self.summary: summary.Summary | None = None
         self.state_dir_existed = False
 
@@ -86,6 +88,8 @@ class Served:
             transport = httpx.ASGITransport(app=create_app(refresher, run_scheduler=False))
             async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
                 self.metrics = (await client.get("/metrics")).text
+                self.page = (await client.get("/")).text
+                self.summary_json = (await client.get("/api/summary")).json()
             self.summary = summary.from_refresher(refresher)
         finally:
             await http.aclose()
@@ -149,6 +153,16 @@ def test_the_demo_serves_every_provider_labelled_demo(tmp_path: Path) -> None:
     assert {sample.labels["provider"] for sample in cached} >= {"openai", "anthropic"}
     assert "cost_allocated_month_to_date" in served.metrics
     assert "cost_daily_budget" in served.metrics
+
+
+def test_the_demo_says_so_on_the_page_and_in_the_summary(tmp_path: Path) -> None:
+    served = Served(refresh=True)
+    demo.run({}, ARGS, clock=lambda: NOW, serve_with=served)
+    assert served.summary_json["demo"] is True
+    assert (
+        "Demo data: every figure on this page comes from built-in fake providers, "
+        "not from your accounts."
+    ) in served.page
 
 
 def test_the_budget_close_to_its_cap_is_the_one_warning(tmp_path: Path) -> None:

@@ -227,6 +227,7 @@ def from_refresher(refresher: Refresher, now: datetime | None = None) -> Summary
         token_required=settings.refresh_token is not None,
         grafana_url=settings.grafana_url,
         refresh_min_interval_s=settings.refresh_min_interval_s,
+        demo=refresher.demo,
     )
 
 

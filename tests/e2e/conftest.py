@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,11 @@ def start_stack(tmp_path: Path) -> Iterator[StartStack]:
         config: Mapping[str, Any],
         env: Mapping[str, str] | None = None,
         remote_write: list[dict[str, Any]] | None = None,
+        exporter_argv: Sequence[str] | None = None,
     ) -> Stack:
-        stack = Stack.start(tmp_path / f"stack{len(stacks)}", found, config, env, remote_write)
+        stack = Stack.start(
+            tmp_path / f"stack{len(stacks)}", found, config, env, remote_write, exporter_argv
+        )
         stacks.append(stack)
         return stack
 

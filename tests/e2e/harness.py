@@ -38,7 +38,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -468,16 +468,18 @@ class Stack:
         config: Mapping[str, Any],
         env: Mapping[str, str] | None = None,
         remote_write: list[dict[str, Any]] | None = None,
+        exporter_argv: Sequence[str] | None = None,
     ) -> Stack:
         """Start everything and wait until Prometheus scrapes the exporter successfully.
 
         `remote_write` is added to Prometheus' config as is (test addresses already in it).
+        `exporter_argv` replaces `python -m cost_exporter` (e.g. the demo under libfaketime).
         On failure everything already started is stopped before the error propagates.
         """
         stack = cls(root=root, binaries=binaries, sink=WebhookSink(), remote_write=remote_write)
         try:
             stack.write_exporter_config(config)
-            stack._start_exporter(env or {})
+            stack._start_exporter(env or {}, exporter_argv)
             stack._start_alertmanager()
             stack.wait_exporter_ready()
             wait_until(
@@ -526,7 +528,9 @@ class Stack:
 
     # starting
 
-    def _start_exporter(self, extra_env: Mapping[str, str]) -> None:
+    def _start_exporter(
+        self, extra_env: Mapping[str, str], argv: Sequence[str] | None = None
+    ) -> None:
         directory = self.root / "exporter"
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -539,8 +543,8 @@ class Stack:
             "COST_REFRESH_MIN_INTERVAL_S": "0",
             **extra_env,
         }
-        argv = [sys.executable, "-m", "cost_exporter"]
-        self.processes["exporter"] = Process("exporter", argv, env, directory / "exporter.log")
+        command = list(argv or [sys.executable, "-m", "cost_exporter"])
+        self.processes["exporter"] = Process("exporter", command, env, directory / "exporter.log")
 
     def _start_alertmanager(self) -> None:
         directory = self.root / "alertmanager"

@@ -69,6 +69,8 @@ pytestmark = pytest.mark.containers
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORTER = "cost-exporter"
+DEMO = "cost-exporter-demo"
+DEMO_PUBLISHED_PORT = 9211
 GRAFANA_UNAVAILABLE = (
     "Grafana cannot run here: no image registry is reachable to pull grafana/grafana and "
     "Debian has no Grafana package to build a stand-in from; the Costs dashboard's queries "
@@ -180,13 +182,15 @@ class Lab:
         )
         report(f"built {image} in {seconds:.0f} s: {added / 1e6:.1f} MB on top of its base")
 
-    def up(self, services: list[str]) -> None:
+    def up(self, services: list[str], profiles: frozenset[str] = frozenset()) -> None:
+        """`docker compose [--profile P] up -d [services]`."""
         project = self.project
+        active = project.services(profiles)
         wanted = set(services)
         if wanted:  # compose starts what the named services depend on too
             for name in list(wanted):
-                wanted |= set(project.services()) & self._dependencies(project, name)
-        order = [s for s in project.services() if not wanted or s in wanted]
+                wanted |= set(active) & self._dependencies(project, name)
+        order = [s for s in active if not wanted or s in wanted]
         if self._network is None:
             self.podman.run("network", "create", project.network)
             self._network = project.network
@@ -367,7 +371,9 @@ def lab() -> Iterator[Lab]:
             directory=directory,
             logs=logs,
             fake=fake,
-            host_ports={9210: free_port(), 9090: free_port(), 9093: free_port(), 3000: free_port()},
+            host_ports={
+                port: free_port() for port in (9210, DEMO_PUBLISHED_PORT, 9090, 9093, 3000)
+            },
             project_name=f"cost-exporter-{workdir.name.removeprefix('ce-').lower()}",
         )
         for step in steps():
@@ -539,6 +545,30 @@ def test_prometheus_loads_every_shipped_rule(lab: Lab) -> None:
     assert {rule["health"] for rule in rules} <= {"ok", "unknown"}
     managers = prometheus(lab, "/api/v1/alertmanagers")["activeAlertmanagers"]
     assert [m["url"] for m in managers] == ["http://alertmanager:9093/api/v2/alerts"]
+
+
+def test_the_demo_profile_is_found_by_prometheus_and_says_it_is_a_demo(lab: Lab) -> None:
+    """`docker compose --profile demo up -d`: the demo starts beside the real exporter, and
+    Prometheus finds it through the network's DNS (job cost-exporter-demo), which no test
+    outside containers can show."""
+    lab.up([], profiles=frozenset({"demo"}))
+    lab.wait_healthy(DEMO)
+
+    def scraped() -> dict[str, Any] | None:
+        for target in prometheus(lab, "/api/v1/targets")["activeTargets"]:
+            if target["labels"]["job"] == DEMO and target["health"] == "up":
+                return target
+        return None
+
+    target = wait_until(scraped, "Prometheus scraping the demo found by DNS", 90, interval=1.0)
+    assert target["scrapeUrl"].endswith(":9210/metrics")
+    info = prometheus(lab, "/api/v1/query?query=cost_exporter_build_info")["result"]
+    assert {(s["metric"]["job"], s["metric"]["demo"]) for s in info} == {
+        (EXPORTER, "false"),
+        (DEMO, "true"),
+    }
+    page = httpx.get(lab.url(f"http://localhost:{DEMO_PUBLISHED_PORT}/"), timeout=10)
+    assert "Demo data: every figure on this page comes from built-in fake providers" in page.text
 
 
 def test_alertmanager_accepts_its_config(lab: Lab) -> None:
