@@ -489,26 +489,20 @@ def overview(layout: Layout) -> list[Panel]:
     ]
     change = [target("A", f"{summed(forecast)} / {summed(previous)} - 1", "change")]
     against = [target("A", summed(forecast), "forecast"), target("B", summed(budget), "budget")]
-    saved = [target("A", summed(catalog.AI_CACHE_SAVINGS), "saved")]
     per_provider = target("A", summed(mtd, by="provider"), "{{provider}}")
     of_budget = share("provider, account", once(mtd, SEL), once(budget, SEL))
-    usage = f"{once(catalog.USAGE, SEL)} / on (provider, account, metric) "
-    usage += once(catalog.USAGE_LIMIT, SEL)
+    # Only what every setup has, fixed bills alone included: the rest sits in collapsed rows.
     return [
         row(layout, "This month"),
-        stat(layout, "Spent this month", spent, (6, 5), named=True),
-        stat(layout, "Forecast vs previous month", change, (6, 5), "percentunit", steps=RISING),
-        bar_gauge(layout, "Forecast vs total budget", against, (6, 5)),
-        stat(layout, "Saved by prompt caching", saved, (6, 5), steps=[("green", None)]),
-        pie(layout, "Spend by provider", per_provider, (8, 9), click_filters="provider"),
+        stat(layout, "Spent this month", spent, (8, 5), named=True),
+        stat(layout, "Forecast vs previous month", change, (8, 5), "percentunit", steps=RISING),
+        bar_gauge(layout, "Forecast vs total budget", against, (8, 5)),
+        pie(layout, "Spend by provider", per_provider, (12, 9), click_filters="provider"),
         cap_gauge(
             layout,
             "Budget used per provider",
             target("A", of_budget, "{{provider}}/{{account}}"),
-            (8, 9),
-        ),
-        cap_gauge(
-            layout, "Usage limits used", target("A", usage, "{{provider}} {{metric}}"), (8, 9)
+            (12, 9),
         ),
     ]
 
@@ -517,20 +511,28 @@ def overview(layout: Layout) -> list[Panel]:
 RISING = (("green", None), ("orange", 0.1), ("red", 0.5))
 
 
-def daily_burn(layout: Layout) -> list[Panel]:
+def daily_caps(layout: Layout) -> list[Panel]:
     yesterday = target("A", summed(catalog.LAST_DAY, by="provider"), "{{provider}} yesterday")
     cap = target("B", summed(catalog.DAILY_BUDGET, by="provider"), "{{provider}} daily cap")
-    return [
-        row(layout, "Daily burn"),
-        stat(
-            layout,
-            "Yesterday per provider, next to its daily cap",
-            [yesterday, cap],
-            (24, 5),
-            named=True,
-            links=runbook("dailyspendhigh"),
-        ),
-    ]
+    usage = f"{once(catalog.USAGE, SEL)} / on (provider, account, metric) "
+    usage += once(catalog.USAGE_LIMIT, SEL)
+    return collapsed_row(
+        layout,
+        "Daily caps and usage limits",
+        lambda: [
+            stat(
+                layout,
+                "Yesterday per provider, next to its daily cap",
+                [yesterday, cap],
+                (12, 9),
+                named=True,
+                links=runbook("dailyspendhigh"),
+            ),
+            cap_gauge(
+                layout, "Usage limits used", target("A", usage, "{{provider}} {{metric}}"), (12, 9)
+            ),
+        ],
+    )
 
 
 def by_app(layout: Layout) -> list[Panel]:
@@ -583,24 +585,22 @@ def trends(layout: Layout) -> list[Panel]:
     by_service = table_query(summed(mtd, by="provider, service_name"))
     by_source = target("A", summed(mtd, by="source"), "{{source}}")
     by_frequency = [target("A", summed(mtd, by="charge_frequency"), "{{charge_frequency}}")]
-    credit = [target("A", once(catalog.CREDIT_BALANCE, SEL), "{{provider}}/{{account}}")]
     return [
         row(layout, "Trends"),
         history(
             layout, "Month-to-date spend, last 30 days", growing, (12, 8), since="30d", bars=False
         ),
         history(layout, "Monthly totals, last 12 months", months, (12, 8), since="1y", bars=True),
-        sorted_table(layout, "Spend by service", by_service, (9, 9)),
-        pie(layout, "Spend by confidence", by_source, (5, 9)),
+        sorted_table(layout, "Spend by service", by_service, (10, 9)),
+        pie(layout, "Spend by confidence", by_source, (7, 9)),
         bar_gauge(
             layout,
             "Spend by charge type",
             by_frequency,
-            (5, 9),
+            (7, 9),
             display="basic",
             overrides=CHARGE_TYPE_NAMES,
         ),
-        stat(layout, "Prepaid credit left", credit, (5, 9), steps=CREDIT_LEFT),
     ]
 
 
@@ -618,6 +618,8 @@ def ai(layout: Layout) -> list[Panel]:
     by_key = summed(catalog.AI_SPEND_BY_API_KEY, by="provider, api_key, source")
     tokens = summed(catalog.AI_TOKENS, AI_SEL, by="model, token_type")
     requests = summed(catalog.AI_REQUESTS, AI_SEL, by="provider, model")
+    saved = [target("A", summed(catalog.AI_CACHE_SAVINGS), "saved")]
+    credit = [target("A", once(catalog.CREDIT_BALANCE, SEL), "{{provider}}/{{account}}")]
     return collapsed_row(
         layout,
         "AI",
@@ -629,12 +631,14 @@ def ai(layout: Layout) -> list[Panel]:
                 layout,
                 "Tokens by model and type",
                 table_query(tokens),
-                (16, 9),
+                (10, 9),
                 "short",
                 rows="model",
                 stacks="token_type",
             ),
-            sorted_table(layout, "Requests by model", table_query(requests), (8, 9), "short"),
+            sorted_table(layout, "Requests by model", table_query(requests), (6, 9), "short"),
+            stat(layout, "Saved by prompt caching", saved, (4, 9), steps=[("green", None)]),
+            stat(layout, "Prepaid credit left", credit, (4, 9), steps=CREDIT_LEFT),
         ],
     )
 
@@ -769,10 +773,6 @@ DESCRIPTIONS = {
         "Month-end forecast against the sum of configured budgets (absolute caps from the config "
         "file)."
     ),
-    "Saved by prompt caching": (
-        "Estimated saving this month: cache-read tokens x (input price - cache-read price), from "
-        "the exporter's shipped price table."
-    ),
     "Spend by provider": (
         "Month-to-date spend per provider. Click a slice to filter the dashboard."
     ),
@@ -781,16 +781,16 @@ DESCRIPTIONS = {
         "exporter's warning_ratio (cost_budget_warning_ratio), where BudgetWarning fires; "
         "BudgetExceeded fires above 100%."
     ),
-    "Usage limits used": (
-        "Usage this month divided by its configured limit (e.g. Vercel function invocations "
-        "against the free tier). Red above the exporter's warning_ratio, where BudgetWarning "
-        "fires."
-    ),
-    # Daily burn
+    # Daily caps and usage limits
     "Yesterday per provider, next to its daily cap": (
         "Spend of the last complete UTC day per provider (a leaked key or a runaway agent shows "
         "here within a day), and the daily cap from the config where one is set. DailySpendHigh "
         "fires when a day goes over its cap."
+    ),
+    "Usage limits used": (
+        "Usage this month divided by its configured limit (e.g. Vercel function invocations "
+        "against the free tier). Red above the exporter's warning_ratio, where BudgetWarning "
+        "fires."
     ),
     # By app
     "Spend per app this month": (
@@ -834,9 +834,6 @@ DESCRIPTIONS = {
         "use), recurring (subscriptions and fixed monthly bills) or one-time (single purchases "
         "and other one-off charges). Bars, not a pie: credits can make a type negative."
     ),
-    "Prepaid credit left": (
-        "Remaining prepaid balance at providers that sell credits (e.g. OpenRouter)."
-    ),
     # AI
     "AI spend by model": (
         "Month-to-date AI spend per model; `source` says whether the provider reported it or it "
@@ -853,6 +850,13 @@ DESCRIPTIONS = {
         "Tokens this month; input is uncached input, so the types add up to the total."
     ),
     "Requests by model": ("Model requests this month."),
+    "Saved by prompt caching": (
+        "Estimated saving this month: cache-read tokens x (input price - cache-read price), from "
+        "the exporter's shipped price table."
+    ),
+    "Prepaid credit left": (
+        "Remaining prepaid balance at providers that sell credits (e.g. OpenRouter)."
+    ),
     # By feature (Cloudflare AI Gateway)
     "AI spend by feature": (
         "Month-to-date AI spend per value of each configured cf-aig-metadata key (feature, "
@@ -909,9 +913,18 @@ OPT_IN = {
         "`app_budgets`; reload with SIGHUP. Without the section no allocated series exists.",
         ("Attribute costs to apps", "attribute-costs-to-apps"),
     ),
+    "Daily caps and usage limits": (
+        "Yesterday's usage-based spend per provider next to its daily cap, and how much of "
+        "each usage limit (function invocations, bandwidth, database rows...) is used.",
+        "Give a provider with daily figures its credentials (fixed bills have no day), and add "
+        "`daily:` and `usage_limits:` to its entry under `budgets:` in the exporter's config; "
+        "reload with SIGHUP.",
+        ("Daily burn and history", "daily-burn-and-history"),
+    ),
     "AI": (
-        "AI spend per model, project and API key, tokens by type and requests per model, "
-        "from OpenAI, Anthropic and OpenRouter.",
+        "AI spend per model, project and API key, tokens by type, requests per model, what "
+        "prompt caching saved, and OpenRouter's prepaid credit left, from OpenAI, Anthropic "
+        "and OpenRouter.",
         "Give the exporter the admin or management key of a provider: `OPENAI_ADMIN_KEY`, "
         "`ANTHROPIC_ADMIN_KEY` or `OPENROUTER_API_KEY` (or the same name with `_FILE` for a "
         "Docker secret).",
@@ -960,7 +973,7 @@ VARIABLES = (
     ("model", "Model", 'label_values(cost_ai_tokens{provider=~"$provider"}, model)'),
     ("app", "App", "label_values(cost_allocated_month_to_date, app)"),
 )
-ROWS = (overview, daily_burn, by_app, trends, ai, ai_gateway, supabase, health)
+ROWS = (overview, daily_caps, by_app, trends, ai, ai_gateway, supabase, health)
 
 
 def dashboard(currency: str = "USD") -> dict[str, Any]:

@@ -29,3 +29,9 @@ def all_panels(board: dict[str, Any]) -> list[Panel]:
         found.append(panel)
         found.extend(panel.get("panels", ()))
     return found
+
+
+def open_panels(board: dict[str, Any]) -> list[Panel]:
+    """The panels Grafana shows when the dashboard opens: the top level, rows aside (the
+    panels of a collapsed row are its own, drawn only once it is expanded)."""
+    return [panel for panel in board["panels"] if panel["type"] != "row"]

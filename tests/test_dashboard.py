@@ -168,7 +168,13 @@ def test_collector_health_colours_data_age_from_the_exporters_staleness_limit() 
 
 
 # Features off by default, or that need a provider's credentials: their rows start collapsed.
-OPT_IN_ROWS = {"By app", "AI", "By feature (Cloudflare AI Gateway)", "Supabase"}
+OPT_IN_ROWS = {
+    "Daily caps and usage limits",
+    "By app",
+    "AI",
+    "By feature (Cloudflare AI Gateway)",
+    "Supabase",
+}
 README_LINK = re.compile(r"https?://[^\s\"()]+/README\.md#([^\s\"()]*)")
 
 
