@@ -28,6 +28,7 @@ and is safe to call twice; the conftest fixture calls it even when a test fails.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -397,7 +398,9 @@ def alertmanager_config_copy(
 
 
 class Process:
-    """A subprocess with its output in a log file; `stop()` ends it by pid."""
+    """A subprocess with its output in a log file, in a process group of its own: `stop()`
+    and `signal()` reach every process of the group, so a wrapper such as `faketime` (which
+    forks the real program) never leaves that program running after the test."""
 
     def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log: Path) -> None:
         self.name = name
@@ -410,6 +413,7 @@ class Process:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             cwd=log.parent,
+            start_new_session=True,
         )
 
     @property
@@ -417,17 +421,29 @@ class Process:
         return self.popen.poll() is None
 
     def signal(self, signum: int) -> None:
-        self.popen.send_signal(signum)
+        self._signal_group(signum)
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self.running:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout)
+        self._signal_group(signal.SIGTERM)
+        if not self._group_gone_within(timeout):
+            self._signal_group(signal.SIGKILL)
+            self._group_gone_within(timeout)
         self._log_file.close()
+
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):  # every process of it has exited
+            os.killpg(self.popen.pid, signum)
+
+    def _group_gone_within(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.popen.poll()  # reap the leader, or the group never looks empty
+            try:
+                os.killpg(self.popen.pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.05)
+        return False
 
     def tail(self, lines: int = 25) -> str:
         try:
