@@ -740,6 +740,24 @@ def collector_health(layout: Layout) -> Panel:
     )
 
 
+# How many scraped exporters serve `cost-exporter demo`'s made-up figures: 0 is a count
+# (none), not "unknown", so the panel reads "none" rather than "No data".
+DEMO_EXPORTERS = f'count({catalog.BUILD_INFO.exposed_name}{{demo="true"}}) or vector(0)'
+DEMO_WORDS = [
+    {"type": "value", "options": {"0": {"text": "none", "color": "green"}}},
+    {
+        "type": "range",
+        "options": {"from": 1, "to": 1e9, "result": {"text": "made-up data", "color": "red"}},
+    },
+]
+
+
+def demo_data(layout: Layout) -> Panel:
+    demo = [target("A", DEMO_EXPORTERS, "demo exporters")]
+    words = {"mappings": DEMO_WORDS}
+    return panel(layout, "stat", "Demo data in view", demo, (4, 8), "none", defaults=words)
+
+
 def health(layout: Layout) -> list[Panel]:
     up = [target("A", 'max(up{job=~".*cost.*"})', "up")]
     return [
@@ -749,11 +767,12 @@ def health(layout: Layout) -> list[Panel]:
             layout,
             "Exporter up",
             up,
-            (8, 8),
+            (4, 8),
             "bool_on_off",
             steps=(("red", None), ("green", 1)),
             links=runbook("costexporterdown"),
         ),
+        demo_data(layout),
     ]
 
 
@@ -897,6 +916,11 @@ DESCRIPTIONS = {
         "(cost_data_stale_after_seconds, from its refresh interval), where CostDataStale fires."
     ),
     "Exporter up": ("Whether Prometheus can scrape the exporter (CostExporterDown when not)."),
+    "Demo data in view": (
+        "Whether an exporter this Prometheus scrapes runs `cost-exporter demo` "
+        '(cost_exporter_build_info{demo="true"}): its figures are made up by fake providers '
+        "and mix into every figure above."
+    ),
 }
 
 
