@@ -19,7 +19,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -32,6 +31,8 @@ from typing import Any
 import pytest
 
 from tests.e2e import binaries
+from tests.e2e.harness import Process
+from tests.helpers import NOW
 
 # One worker launches Chromium once for the whole module (make test: --dist loadgroup).
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("browser")]
@@ -51,6 +52,10 @@ SCREENSHOT = ROOT / "docs" / "screenshot-status-page.png"
 # IONOS 6 EUR + Hostinger 5 EUR + OVH 250 EUR + Supabase 25 USD + Claude Max 185 EUR.
 EXAMPLE_TOTAL = "506.68 USD"
 START_TIMEOUT_S = 20
+# Time is an input here too: the page is checked on 23 November 2026, 01:00 UTC (22 complete
+# days, so sparklines have points), whatever day the suite runs; the fake APIs use the same
+# moment (tests/helpers.py NOW).
+EXPORTER_AT = NOW.strftime("@%Y-%m-%d %H:%M:%S")
 MONTH_TO_DATE_LINE = re.compile(r"^cost_month_to_date\{[^}]*\} (\S+)$", re.M)
 
 
@@ -93,9 +98,11 @@ def _get(url: str) -> tuple[int, str]:
 @contextlib.contextmanager
 def exporter(tmp_path: Path, **env: str) -> Iterator[str]:
     """A real exporter on a free port (the example bills unless `env` names another config),
-    once its first collection is published; yields its base URL."""
+    once its first collection is published; yields its base URL. It runs under libfaketime
+    at EXPORTER_AT, the moment the fake providers' data is dated too."""
     port = _free_port()
-    log_path = tmp_path / f"exporter-{port}.log"
+    log_path = tmp_path / f"exporter-{port}" / "exporter.log"
+    log_path.parent.mkdir()
     environment = {
         **os.environ,
         "COST_CONFIG_FILE": str(ROOT / "exporter" / "config.example.yml"),
@@ -105,40 +112,26 @@ def exporter(tmp_path: Path, **env: str) -> Iterator[str]:
         "COST_LOG_FORMAT": "console",
         **env,
     }
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cost_exporter"],
-            cwd=ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    faketime = binaries.require(binaries.FAKETIME)
+    argv = [faketime, "-f", EXPORTER_AT, sys.executable, "-m", "cost_exporter"]
+    process = Process("exporter", argv, environment, log_path)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"the exporter exited with {process.returncode}:\n{log_path.read_text()}"
-                )
+            if not process.running:
+                pytest.fail(f"the exporter exited:\n{process.tail()}")
             with contextlib.suppress(OSError):
                 _, body = _get(f"{base}/healthz")
                 # Past "starting", the first collection has been published.
                 if json.loads(body)["status"] != "starting":
                     break
             if time.monotonic() > deadline:
-                pytest.fail(
-                    f"no healthy exporter within {START_TIMEOUT_S} s:\n{log_path.read_text()}"
-                )
+                pytest.fail(f"no healthy exporter within {START_TIMEOUT_S} s:\n{process.tail()}")
             time.sleep(0.1)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        process.stop()
 
 
 def _metrics_total(base: str) -> str:
@@ -262,7 +255,7 @@ def test_real_collectors_fill_the_page_with_sparklines_badges_and_a_failing_coll
         {"provider": "vercel", "monthly": 30, "usage_limits": {"function_invocations": 1000000}},
         {"provider": "ovh", "monthly": 300},
     ]
-    with FakeProviders() as fake:
+    with FakeProviders(clock=lambda: NOW) as fake:
         fake.fail("cloudflare", 401)
         env = fake.exporter_env(tmp_path, budgets, COST_HTTP_MAX_ATTEMPTS="1")
         with exporter(tmp_path, **env) as base:
