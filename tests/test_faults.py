@@ -56,7 +56,11 @@ from tests.fakes import Fakes, fake_provider
 from tests.helpers import FIXTURES, NOW
 
 ATTEMPTS = 3
+# The collector timeout under test: short, so the fault that outlasts it ends quickly. Every
+# other fault gets a generous one, so that a loaded machine (two test workers on two cores)
+# cannot turn a TLS or truncated-body fault into a timeout.
 TIMEOUT_S = 0.5
+GENEROUS_TIMEOUT_S = 30.0
 REFRESH_TOKEN = "refresh-token-never-logged-0123"
 HEALTHY_TOKEN = "healthy-token-never-logged-4567"
 HEALTHY_URL = "https://fake.example.test/v1/costs"
@@ -553,7 +557,12 @@ async def harness(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     """Builds the two-provider exporter; the fake provider stays registered meanwhile."""
     opened: list[Any] = []
 
-    async def build(provider: str, account: dict[str, Any], env: dict[str, str]) -> Harness:
+    async def build(
+        provider: str,
+        account: dict[str, Any],
+        env: dict[str, str],
+        timeout_s: float = GENEROUS_TIMEOUT_S,
+    ) -> Harness:
         path = tmp_path / "config.yml"
         accounts = {"fake": [{"account": "healthy", "token_env": "FAKE_TOKEN"}]}
         path.write_text(
@@ -566,7 +575,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         settings = load_exporter_settings(
             {
                 "COST_STATE_DIR": str(tmp_path / "state"),
-                "COST_COLLECTOR_TIMEOUT_S": str(TIMEOUT_S),
+                "COST_COLLECTOR_TIMEOUT_S": str(timeout_s),
                 "COST_REFRESH_MIN_INTERVAL_S": "0",
                 "COST_REFRESH_TOKEN": REFRESH_TOKEN,
             }
@@ -655,7 +664,8 @@ async def test_a_failing_provider_is_counted_and_keeps_its_values_while_the_othe
         "base_url": base_url(api, fault, truncating_port),
         **api.account,
     }
-    h: Harness = await harness(api.name, account, api.env)
+    timeout_s = TIMEOUT_S if fault.name == "slower_than_timeout" else GENEROUS_TIMEOUT_S
+    h: Harness = await harness(api.name, account, api.env, timeout_s)
     h.secrets |= api.secrets
 
     first = await h.refresh()
