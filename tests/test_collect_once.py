@@ -9,7 +9,6 @@ the wall clock; `expected_month_to_date` gives the totals.
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -127,12 +126,8 @@ def collect_once(fake: FakeProviders, tmp_path: Path, **extra: str) -> Run:
         COST_HTTP_TIMEOUT_S="10",
     )
     env.update(extra)
-    faketime = binaries.require(binaries.FAKETIME)
-    # `@` starts the exporter's clock at NOW and lets it run (a clock that stands still
-    # would stop asyncio's timers).
-    at = "@" + NOW.strftime("%Y-%m-%d %H:%M:%S")
     result = subprocess.run(
-        [faketime, "-f", at, sys.executable, "-m", "cost_exporter", "collect", "--once"],
+        binaries.exporter_at(NOW, "collect", "--once"),
         env=env,
         capture_output=True,
         text=True,

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Mapping
+from datetime import datetime
 
 import pytest
 
@@ -52,3 +54,10 @@ def require(names: tuple[str, ...]) -> str:
     if in_ci():
         pytest.fail(f"{reason}; CI is set, so this is a failure, not a skip", pytrace=False)
     pytest.skip(reason)
+
+
+def exporter_at(moment: datetime, *args: str) -> list[str]:
+    """`python -m cost_exporter ARGS` under libfaketime, its clock starting at `moment` and
+    running on (`@`: a clock that stood still would stop asyncio's timers)."""
+    at = moment.strftime("@%Y-%m-%d %H:%M:%S")
+    return [require(FAKETIME), "-f", at, sys.executable, "-m", "cost_exporter", *args]

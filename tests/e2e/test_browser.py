@@ -19,7 +19,6 @@ import json
 import os
 import re
 import socket
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -52,10 +51,6 @@ SCREENSHOT = ROOT / "docs" / "screenshot-status-page.png"
 # IONOS 6 EUR + Hostinger 5 EUR + OVH 250 EUR + Supabase 25 USD + Claude Max 185 EUR.
 EXAMPLE_TOTAL = "506.68 USD"
 START_TIMEOUT_S = 20
-# Time is an input here too: the page is checked on 23 November 2026, 01:00 UTC (22 complete
-# days, so sparklines have points), whatever day the suite runs; the fake APIs use the same
-# moment (tests/helpers.py NOW).
-EXPORTER_AT = NOW.strftime("@%Y-%m-%d %H:%M:%S")
 MONTH_TO_DATE_LINE = re.compile(r"^cost_month_to_date\{[^}]*\} (\S+)$", re.M)
 
 
@@ -99,7 +94,8 @@ def _get(url: str) -> tuple[int, str]:
 def exporter(tmp_path: Path, **env: str) -> Iterator[str]:
     """A real exporter on a free port (the example bills unless `env` names another config),
     once its first collection is published; yields its base URL. It runs under libfaketime
-    at EXPORTER_AT, the moment the fake providers' data is dated too."""
+    at the tests' NOW (23 November 2026, 01:00 UTC: 22 complete days, so sparklines have
+    points), whatever day the suite runs; the fake providers' data is dated at NOW too."""
     port = _free_port()
     log_path = tmp_path / f"exporter-{port}" / "exporter.log"
     log_path.parent.mkdir()
@@ -112,9 +108,7 @@ def exporter(tmp_path: Path, **env: str) -> Iterator[str]:
         "COST_LOG_FORMAT": "console",
         **env,
     }
-    faketime = binaries.require(binaries.FAKETIME)
-    argv = [faketime, "-f", EXPORTER_AT, sys.executable, "-m", "cost_exporter"]
-    process = Process("exporter", argv, environment, log_path)
+    process = Process("exporter", binaries.exporter_at(NOW), environment, log_path)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S

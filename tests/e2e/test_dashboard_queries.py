@@ -11,7 +11,7 @@ the same way.
 from __future__ import annotations
 
 import re
-import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from tests.dashboard_panels import Panel, all_panels, committed_dashboard, open_
 from tests.e2e import binaries
 from tests.e2e.conftest import StartStack
 from tests.e2e.harness import Stack, wait_until
+from tests.helpers import NOW
 
 DASHBOARD = committed_dashboard()
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "exporter" / "config.example.yml"
@@ -63,18 +64,15 @@ def variable_series_selectors() -> list[tuple[str, str]]:
     return found
 
 
-# The demo's fake data is dated by its clock: on the 1st of a month no day of it has completed
-# and this month's Supabase requests are rightly unknown. libfaketime starts the demo on a
-# day with a past (Prometheus scrapes on the real clock; the series carry no timestamps).
-DEMO_AT = "@2026-11-23 01:00:00"
-
-
 @pytest.mark.e2e
 def test_every_panel_and_variable_query_returns_data_from_the_demo(
     start_stack: StartStack,
 ) -> None:
-    faketime = binaries.require(binaries.FAKETIME)
-    demo = [faketime, "-f", DEMO_AT, sys.executable, "-m", "cost_exporter", "demo"]
+    # The demo's fake data is dated by its clock: on the 1st of a month no day of it has
+    # completed and this month's Supabase requests are rightly unknown. libfaketime starts
+    # the demo at NOW, a day with a past (Prometheus scrapes on the real clock; the series
+    # carry no timestamps).
+    demo = binaries.exporter_at(NOW, "demo")
     # The demo writes its own config; the stack's is not read.
     stack = start_stack({}, exporter_argv=demo)
     assert demo_exporters(stack) == "1"
@@ -98,18 +96,16 @@ def test_every_panel_and_variable_query_returns_data_from_the_demo(
 @pytest.mark.parametrize(
     "at",
     [
-        pytest.param("@2026-11-23 01:00:00", id="mid-month"),
+        pytest.param(NOW, id="mid-month"),
         # The 1st at 00:10 after a February: no day of the month has completed yet.
-        pytest.param("@2027-03-01 00:10:00", id="first-of-month"),
+        pytest.param(datetime(2027, 3, 1, 0, 10, tzinfo=UTC), id="first-of-month"),
     ],
 )
-def test_a_default_setup_opens_on_no_empty_panel(start_stack: StartStack, at: str) -> None:
+def test_a_default_setup_opens_on_no_empty_panel(start_stack: StartStack, at: datetime) -> None:
     """`make run`'s config (fixed bills and a budget, no credentials): what the dashboard
     shows open has data; features that are off wait in their collapsed rows."""
     config = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-    faketime = binaries.require(binaries.FAKETIME)
-    exporter = [faketime, "-f", at, sys.executable, "-m", "cost_exporter"]
-    stack = start_stack(config, exporter_argv=exporter)
+    stack = start_stack(config, exporter_argv=binaries.exporter_at(at))
     queries = panel_queries(open_panels(DASHBOARD))
     assert "Spend by provider [A]" in dict(queries)
     assert demo_exporters(stack) == "0"
